@@ -1,0 +1,14 @@
+/* cmd_report.c - 'fltblame report' (not yet written). */
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/commands.h"
+
+int cmd_report(int argc, char **argv) {
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    printf("usage: fltblame report ...\n\nNot available yet in this build.\n");
+    return FB_EXIT_OK;
+  }
+  fprintf(stderr, "fltblame report: not available yet in this build\n");
+  return FB_EXIT_USAGE;
+}

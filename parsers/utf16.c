@@ -1,0 +1,65 @@
+#include "parsers/utf16.h"
+
+#include "parsers/bytes.h"
+
+size_t fb_utf8_put(uint32_t cp, char *out, size_t room) {
+  if (cp < 0x80) {
+    if (room < 1)
+      return 0;
+    out[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    if (room < 2)
+      return 0;
+    out[0] = (char)(0xC0 | (cp >> 6));
+    out[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    if (room < 3)
+      return 0;
+    out[0] = (char)(0xE0 | (cp >> 12));
+    out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  if (room < 4)
+    return 0;
+  out[0] = (char)(0xF0 | (cp >> 18));
+  out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  out[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+size_t fb_utf16le_to_utf8(const uint8_t *src, size_t nchars, char *out, size_t out_size) {
+  size_t i = 0, n = 0;
+
+  if (out_size == 0)
+    return 0;
+  while (i < nchars) {
+    uint32_t cp = fb_le16(src + 2 * i++);
+    size_t w;
+
+    if (cp == 0)
+      break;
+    if (cp >= 0xD800 && cp <= 0xDBFF && i < nchars) {
+      uint32_t lo = fb_le16(src + 2 * i);
+      if (lo >= 0xDC00 && lo <= 0xDFFF) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        i++;
+      } else {
+        cp = 0xFFFD;
+      }
+    } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+      cp = 0xFFFD;
+    }
+    w = fb_utf8_put(cp, out + n, out_size - 1 - n);
+    if (w == 0)
+      break;
+    n += w;
+  }
+  out[n] = '\0';
+  return n;
+}

@@ -1,0 +1,128 @@
+/* Unit tests of parsers/: byte reader, UTF-16, file views, error records. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parsers/bytes.h"
+#include "parsers/error.h"
+#include "parsers/evidence.h"
+#include "parsers/utf16.h"
+#include "parsers/view.h"
+#include "tests/testutil.h"
+
+START_TEST(span_checks_do_not_overflow) {
+  ck_assert(fb_span_ok(10, 0, 10));
+  ck_assert(!fb_span_ok(10, 0, 11));
+  ck_assert(!fb_span_ok(10, 11, 0));
+  ck_assert(!fb_span_ok(10, 4, UINT64_MAX));
+  ck_assert(!fb_span_ok(10, UINT64_MAX, 2));
+}
+END_TEST
+
+START_TEST(cursor_reads_le_and_flags_overrun) {
+  static const uint8_t b[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09};
+  struct fb_cursor c;
+
+  fb_cursor_init(&c, b, sizeof(b));
+  ck_assert_uint_eq(fb_cursor_u16(&c), 0x0201);
+  ck_assert_uint_eq(fb_cursor_u32(&c), 0x06050403);
+  ck_assert_uint_eq(fb_cursor_left(&c), 3);
+  ck_assert(!c.bad);
+  ck_assert_uint_eq(fb_cursor_u32(&c), 0); /* only 3 left */
+  ck_assert(c.bad);
+  ck_assert_uint_eq(fb_cursor_u8(&c), 0); /* stays bad */
+  ck_assert_uint_eq(fb_le64(b), 0x0807060504030201ULL);
+  ck_assert_uint_eq(fb_leptr(b, 4), 0x04030201U);
+}
+END_TEST
+
+START_TEST(utf16_converts_chinese_and_surrogates) {
+  /* 湖北分行 U+6E56 U+5317 U+5206 U+884C, then U+1F600 as a surrogate pair */
+  static const uint8_t s[] = {0x56, 0x6E, 0x17, 0x53, 0x06, 0x52, 0x4C, 0x88, 0x3D, 0xD8, 0x00, 0xDE};
+  static const uint8_t lone[] = {0x41, 0x00, 0x00, 0xD8, 0x42, 0x00};
+  char out[64];
+
+  ck_assert_uint_eq(fb_utf16le_to_utf8(s, 6, out, sizeof(out)), 16);
+  ck_assert_str_eq(out, "\xe6\xb9\x96\xe5\x8c\x97\xe5\x88\x86\xe8\xa1\x8c\xf0\x9f\x98\x80");
+  fb_utf16le_to_utf8(lone, 3, out, sizeof(out));
+  ck_assert_str_eq(out, "A\xef\xbf\xbd"
+                        "B");
+  /* output cut at a character boundary, never mid-sequence */
+  ck_assert_uint_eq(fb_utf16le_to_utf8(s, 6, out, 5), 3);
+  ck_assert_str_eq(out, "\xe6\xb9\x96");
+}
+END_TEST
+
+START_TEST(view_inflates_gzip_pml) {
+  struct fb_view v;
+  struct fb_error err;
+  const char *path = tu_corpus("pml/win10-1903-x64-registry.pml.gz");
+
+  ck_assert_int_eq(fb_view_open(&v, path, &err), FB_OK);
+  ck_assert(v.gzipped);
+  ck_assert_uint_eq(v.file_size, 1238933);
+  ck_assert_uint_eq(v.size, 13632640); /* MANIFEST: inflated size */
+  ck_assert_mem_eq(v.data, "PML_", 4);
+  fb_view_close(&v);
+}
+END_TEST
+
+START_TEST(view_reports_truncated_gzip_with_offset) {
+  struct fb_view v;
+  struct fb_error err;
+  char path[4200], msg[1200];
+  size_t n;
+  char *gz = tu_read_file(tu_corpus("pml/win10-1903-x64-registry.pml.gz"), &n);
+  FILE *f;
+
+  ck_assert_ptr_nonnull(gz);
+  snprintf(path, sizeof(path), "%s/cut.pml.gz", tu_tmpdir());
+  f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(gz, 1, 100000, f), 100000);
+  fclose(f);
+  free(gz);
+  ck_assert_int_eq(fb_view_open(&v, path, &err), FB_ETRUNC);
+  ck_assert_uint_eq(err.offset, 100000);
+  fb_error_format(&err, msg, sizeof(msg));
+  ck_assert_ptr_nonnull(strstr(msg, "cut.pml.gz: offset 100000 (0x186a0): gzip stream ends early"));
+}
+END_TEST
+
+START_TEST(view_refuses_missing_file) {
+  struct fb_view v;
+  struct fb_error err;
+
+  ck_assert_int_eq(fb_view_open(&v, "/nonexistent/x.pml", &err), FB_EIO);
+  ck_assert_str_eq(err.file, "/nonexistent/x.pml");
+  ck_assert_str_eq(err.msg, "cannot open: No such file or directory");
+}
+END_TEST
+
+START_TEST(evidence_names) {
+  struct ev_file_op op;
+
+  ck_assert_str_eq(ev_path_basename("\\SystemRoot\\System32\\drivers\\TmPreFlt.sys"), "TmPreFlt.sys");
+  ck_assert_str_eq(ev_path_basename("a/b.sys"), "b.sys");
+  ck_assert_str_eq(ev_file_op_kind_name(EV_FOP_CREATE), "create");
+  ck_assert_str_eq(ev_cb_phase_name(EV_CB_PRE_FAILED), "pre_failed");
+  ev_file_op_init(&op);
+  ck_assert_uint_eq(op.duration, EV_UNKNOWN_U64);
+  ck_assert_uint_eq(op.desired_access, EV_UNKNOWN_U32);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("common");
+  TCase *tc = tcase_create("core");
+
+  tcase_add_test(tc, span_checks_do_not_overflow);
+  tcase_add_test(tc, cursor_reads_le_and_flags_overrun);
+  tcase_add_test(tc, utf16_converts_chinese_and_surrogates);
+  tcase_add_test(tc, view_inflates_gzip_pml);
+  tcase_add_test(tc, view_reports_truncated_gzip_with_offset);
+  tcase_add_test(tc, view_refuses_missing_file);
+  tcase_add_test(tc, evidence_names);
+  suite_add_tcase(s, tc);
+  return tu_run_suite(s);
+}
