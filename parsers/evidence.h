@@ -201,6 +201,8 @@ struct ev_fact {
   const char *path;        /* file the failure names */
   const char *subject;     /* update title, KB, driver, phase */
   const char *text;        /* the line itself, trimmed */
+  uint64_t address;        /* bugcheck: faulting instruction pointer, 0 unknown */
+  struct ev_stack stack;   /* bugcheck: resolved stack slots, innermost first */
 };
 
 /* The visitor. Any callback may be NULL. A callback returns 0 to go on, or

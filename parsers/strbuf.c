@@ -1,0 +1,88 @@
+#include "parsers/strbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parsers/utf16.h"
+
+void fb_strbuf_init(struct fb_strbuf *b) { memset(b, 0, sizeof(*b)); }
+
+void fb_strbuf_free(struct fb_strbuf *b) {
+  free(b->s);
+  memset(b, 0, sizeof(*b));
+}
+
+static int grow(struct fb_strbuf *b, size_t extra) {
+  size_t need, cap;
+  char *p;
+
+  if (b->oom)
+    return -1;
+  if (extra > SIZE_MAX / 2 - b->len - 1) {
+    b->oom = 1;
+    return -1;
+  }
+  need = b->len + extra + 1;
+  if (need <= b->cap)
+    return 0;
+  cap = b->cap ? b->cap : 256;
+  while (cap < need)
+    cap *= 2;
+  p = realloc(b->s, cap);
+  if (p == NULL) {
+    b->oom = 1;
+    return -1;
+  }
+  b->s = p;
+  b->cap = cap;
+  return 0;
+}
+
+void fb_strbuf_add(struct fb_strbuf *b, const char *s, size_t n) {
+  if (grow(b, n) < 0)
+    return;
+  memcpy(b->s + b->len, s, n);
+  b->len += n;
+  b->s[b->len] = '\0';
+}
+
+void fb_strbuf_puts(struct fb_strbuf *b, const char *s) { fb_strbuf_add(b, s, strlen(s)); }
+
+void fb_strbuf_putc(struct fb_strbuf *b, char c) { fb_strbuf_add(b, &c, 1); }
+
+void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) {
+  va_list ap;
+  int n;
+
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || grow(b, (size_t)n) < 0)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
+
+void fb_strbuf_utf16(struct fb_strbuf *b, const uint8_t *src, size_t nchars) {
+  size_t room = fb_utf16_bound(nchars);
+
+  if (grow(b, room) < 0)
+    return;
+  b->len += fb_utf16le_to_utf8(src, nchars, b->s + b->len, room);
+}
+
+void fb_strbuf_grouped(struct fb_strbuf *b, uint64_t v, char sep) {
+  char digits[32], out[48];
+  int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v), o = 0;
+
+  for (int i = 0; i < n; i++) {
+    if (i > 0 && (n - i) % 3 == 0 && sep)
+      out[o++] = sep;
+    out[o++] = digits[i];
+  }
+  fb_strbuf_add(b, out, (size_t)o);
+}

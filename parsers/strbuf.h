@@ -1,0 +1,32 @@
+/* strbuf.h - a growable string for rendering (CSV rows, JSON, detail text).
+ * Reused across events: fb_strbuf_reset() keeps the allocation. */
+#ifndef FB_STRBUF_H
+#define FB_STRBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fb_strbuf {
+  char *s;     /* always NUL-terminated once anything was added */
+  size_t len;
+  size_t cap;
+  int oom;     /* an allocation failed; content is cut */
+};
+
+void fb_strbuf_init(struct fb_strbuf *b);
+void fb_strbuf_free(struct fb_strbuf *b);
+static inline void fb_strbuf_reset(struct fb_strbuf *b) {
+  b->len = 0;
+  if (b->s)
+    b->s[0] = '\0';
+}
+void fb_strbuf_add(struct fb_strbuf *b, const char *s, size_t n);
+void fb_strbuf_puts(struct fb_strbuf *b, const char *s);
+void fb_strbuf_putc(struct fb_strbuf *b, char c);
+void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append nchars UTF-16LE code units as UTF-8. */
+void fb_strbuf_utf16(struct fb_strbuf *b, const uint8_t *src, size_t nchars);
+/* Unsigned decimal with en-US thousands separators: 16384 -> "16,384". */
+void fb_strbuf_grouped(struct fb_strbuf *b, uint64_t v, char sep);
+
+#endif
