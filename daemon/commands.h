@@ -14,7 +14,7 @@ enum {
   FB_EXIT_OK = 0,
   FB_EXIT_FINDINGS = 1, /* analyze: findings were made */
   FB_EXIT_USAGE = 2,
-  FB_EXIT_INPUT = 3,    /* an input could not be read (fully) */
+  FB_EXIT_INPUT = 3, /* an input could not be read (fully) */
   FB_EXIT_INTERNAL = 4,
 };
 

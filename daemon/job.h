@@ -6,20 +6,20 @@
 #include <stddef.h>
 
 struct job_options {
-  const char *upload_id;   /* name the verdict carries; NULL = derived from the first path */
-  const char *out_dir;     /* where verdict.json and verdict.txt go; NULL = text to stdout only */
-  const char *work_dir;    /* scratch for unpacking; NULL = a temporary directory, removed after */
-  const char *data_dir;    /* known-filter data (etc/); NULL = the built-in default */
-  const char *lang;        /* "en" or "zh-CN" for verdict.txt */
+  const char *upload_id; /* name the verdict carries; NULL = derived from the first path */
+  const char *out_dir;   /* where verdict.json and verdict.txt go; NULL = text to stdout only */
+  const char *work_dir;  /* scratch for unpacking; NULL = a temporary directory, removed after */
+  const char *data_dir;  /* known-filter data (etc/); NULL = the built-in default */
+  const char *lang;      /* "en" or "zh-CN" for verdict.txt */
 };
 
 struct job_summary {
-  int findings;            /* number of findings */
-  int confirmed;           /* findings with confidence "confirmed" */
-  int inputs;              /* artifacts seen */
-  int inputs_failed;       /* artifacts not read, or read partly */
-  char top_filter[128];    /* filter named by the first finding, "" if none */
-  char error[512];         /* why the job failed, when it returns < 0 */
+  int findings;         /* number of findings */
+  int confirmed;        /* findings with confidence "confirmed" */
+  int inputs;           /* artifacts seen */
+  int inputs_failed;    /* artifacts not read, or read partly */
+  char top_filter[128]; /* filter named by the first finding, "" if none */
+  char error[512];      /* why the job failed, when it returns < 0 */
 };
 
 /* Analyze paths (files, directories, archives). Returns 0 when a verdict was

@@ -15,7 +15,9 @@ static inline int fb_span_ok(uint64_t size, uint64_t off, uint64_t len) {
   return off <= size && len <= size - off;
 }
 
-static inline uint16_t fb_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint16_t fb_le16(const uint8_t *p) {
+  return (uint16_t)(p[0] | (p[1] << 8));
+}
 
 static inline uint32_t fb_le32(const uint8_t *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
@@ -77,7 +79,11 @@ static inline uint64_t fb_cursor_u64(struct fb_cursor *c) {
 static inline uint64_t fb_cursor_ptr(struct fb_cursor *c, unsigned ptr_size) {
   return ptr_size == 8 ? fb_cursor_u64(c) : fb_cursor_u32(c);
 }
-static inline void fb_cursor_skip(struct fb_cursor *c, size_t n) { (void)fb_cursor_take(c, n); }
-static inline size_t fb_cursor_left(const struct fb_cursor *c) { return c->bad ? 0 : c->size - c->pos; }
+static inline void fb_cursor_skip(struct fb_cursor *c, size_t n) {
+  (void)fb_cursor_take(c, n);
+}
+static inline size_t fb_cursor_left(const struct fb_cursor *c) {
+  return c->bad ? 0 : c->size - c->pos;
+}
 
 #endif

@@ -10,20 +10,20 @@
 
 enum {
   FB_OK = 0,
-  FB_EIO = -1,      /* the operating system refused (open, read, map) */
-  FB_EFORMAT = -2,  /* the bytes are not what the format says */
-  FB_ETRUNC = -3,   /* the file ends before a structure it announces */
-  FB_ENOMEM = -4,   /* an allocation failed */
-  FB_EUNSUP = -5,   /* valid, but a variant we do not read */
-  FB_ESTOP = -6,    /* a callback asked to stop; not an error in the input */
-  FB_ELIMIT = -7,   /* a configured limit was reached */
+  FB_EIO = -1,     /* the operating system refused (open, read, map) */
+  FB_EFORMAT = -2, /* the bytes are not what the format says */
+  FB_ETRUNC = -3,  /* the file ends before a structure it announces */
+  FB_ENOMEM = -4,  /* an allocation failed */
+  FB_EUNSUP = -5,  /* valid, but a variant we do not read */
+  FB_ESTOP = -6,   /* a callback asked to stop; not an error in the input */
+  FB_ELIMIT = -7,  /* a configured limit was reached */
 };
 
 #define FB_OFFSET_NONE UINT64_MAX
 
 struct fb_error {
   int code;
-  uint64_t offset;  /* byte offset in the file, FB_OFFSET_NONE if not tied to one */
+  uint64_t offset; /* byte offset in the file, FB_OFFSET_NONE if not tied to one */
   char file[512];
   char msg[512];
 };

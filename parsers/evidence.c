@@ -4,8 +4,8 @@
 
 const char *ev_file_op_kind_name(enum ev_file_op_kind kind) {
   static const char *const names[] = {
-      "other", "create", "cleanup", "close", "read", "write", "query_info", "set_info", "rename",
-      "delete", "directory", "fsctl", "section", "query_open", "lock", "security", "flush", "op_end",
+      "other",  "create",    "cleanup", "close",   "read",       "write", "query_info", "set_info", "rename",
+      "delete", "directory", "fsctl",   "section", "query_open", "lock",  "security",   "flush",    "op_end",
   };
   if ((unsigned)kind < sizeof(names) / sizeof(names[0]))
     return names[kind];
@@ -13,15 +13,16 @@ const char *ev_file_op_kind_name(enum ev_file_op_kind kind) {
 }
 
 const char *ev_cb_phase_name(enum ev_cb_phase phase) {
-  static const char *const names[] = {"pre_start", "post_start", "pre_end", "post_end", "pre_failed", "post_failed"};
+  static const char *const names[] = {"pre_start", "post_start", "pre_end",
+                                      "post_end",  "pre_failed", "post_failed"};
   if ((unsigned)phase < sizeof(names) / sizeof(names[0]))
     return names[phase];
   return "unknown";
 }
 
 const char *ev_fact_kind_name(enum ev_fact_kind kind) {
-  static const char *const names[] = {"cbs_failure", "wu_failure", "setup_result", "setup_crash",
-                                      "driver_install", "bugcheck", "other"};
+  static const char *const names[] = {"cbs_failure",    "wu_failure", "setup_result", "setup_crash",
+                                      "driver_install", "bugcheck",   "other"};
   if ((unsigned)kind < sizeof(names) / sizeof(names[0]))
     return names[kind];
   return "other";

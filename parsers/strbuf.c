@@ -7,7 +7,9 @@
 
 #include "parsers/utf16.h"
 
-void fb_strbuf_init(struct fb_strbuf *b) { memset(b, 0, sizeof(*b)); }
+void fb_strbuf_init(struct fb_strbuf *b) {
+  memset(b, 0, sizeof(*b));
+}
 
 void fb_strbuf_free(struct fb_strbuf *b) {
   free(b->s);
@@ -48,9 +50,13 @@ void fb_strbuf_add(struct fb_strbuf *b, const char *s, size_t n) {
   b->s[b->len] = '\0';
 }
 
-void fb_strbuf_puts(struct fb_strbuf *b, const char *s) { fb_strbuf_add(b, s, strlen(s)); }
+void fb_strbuf_puts(struct fb_strbuf *b, const char *s) {
+  fb_strbuf_add(b, s, strlen(s));
+}
 
-void fb_strbuf_putc(struct fb_strbuf *b, char c) { fb_strbuf_add(b, &c, 1); }
+void fb_strbuf_putc(struct fb_strbuf *b, char c) {
+  fb_strbuf_add(b, &c, 1);
+}
 
 void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) {
   va_list ap;

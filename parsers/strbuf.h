@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 struct fb_strbuf {
-  char *s;     /* always NUL-terminated once anything was added */
+  char *s; /* always NUL-terminated once anything was added */
   size_t len;
   size_t cap;
-  int oom;     /* an allocation failed; content is cut */
+  int oom; /* an allocation failed; content is cut */
 };
 
 void fb_strbuf_init(struct fb_strbuf *b);

@@ -12,7 +12,9 @@
 size_t fb_utf16le_to_utf8(const uint8_t *src, size_t nchars, char *out, size_t out_size);
 
 /* Bytes needed to hold the conversion of nchars code units (worst case + NUL). */
-static inline size_t fb_utf16_bound(size_t nchars) { return nchars * 3 + 1; }
+static inline size_t fb_utf16_bound(size_t nchars) {
+  return nchars * 3 + 1;
+}
 
 /* Append one code point as UTF-8 to out; returns bytes written (0 if no room). */
 size_t fb_utf8_put(uint32_t cp, char *out, size_t room);

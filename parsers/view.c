@@ -99,8 +99,8 @@ static int inflate_to_view(struct fb_view *view, int in_fd, struct fb_error *err
       zs.avail_out = INFLATE_CHUNK;
       zr = inflate(&zs, Z_NO_FLUSH);
       if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
-        rc = fb_error_set(err, FB_EFORMAT, in_off + (uint64_t)(n - zs.avail_in),
-                          "gzip data is corrupt: %s", zs.msg ? zs.msg : "inflate failed");
+        rc = fb_error_set(err, FB_EFORMAT, in_off + (uint64_t)(n - zs.avail_in), "gzip data is corrupt: %s",
+                          zs.msg ? zs.msg : "inflate failed");
         goto done;
       }
       if (write_all(out_fd, out, INFLATE_CHUNK - zs.avail_out) < 0) {

@@ -16,8 +16,8 @@
 struct fb_view {
   const uint8_t *data;
   size_t size;
-  int gzipped;          /* the file was gzip and data is the inflated content */
-  uint64_t file_size;   /* size of the file on disk */
+  int gzipped;        /* the file was gzip and data is the inflated content */
+  uint64_t file_size; /* size of the file on disk */
   /* private */
   void *map;
   size_t map_size;

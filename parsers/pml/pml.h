@@ -30,10 +30,10 @@ enum pml_class {
 };
 
 struct pml_header {
-  uint32_t version;           /* 9 in every known file */
-  unsigned ptr_size;          /* 4 or 8 */
-  char computer[64];          /* UTF-8 */
-  char system_root[1024];     /* UTF-8, e.g. C:\Windows */
+  uint32_t version;       /* 9 in every known file */
+  unsigned ptr_size;      /* 4 or 8 */
+  char computer[64];      /* UTF-8 */
+  char system_root[1024]; /* UTF-8, e.g. C:\Windows */
   uint32_t event_count;
   uint64_t events_offset;
   uint64_t offsets_array_offset;
@@ -41,9 +41,9 @@ struct pml_header {
   uint64_t string_table_offset;
   uint64_t icon_table_offset;
   uint64_t hosts_offset;
-  uint64_t max_user_address;  /* addresses above it are kernel addresses */
+  uint64_t max_user_address; /* addresses above it are kernel addresses */
   uint32_t os_major, os_minor, os_build, platform_id;
-  char service_pack[512];     /* UTF-8 */
+  char service_pack[512]; /* UTF-8 */
   uint32_t cpus;
   uint64_t memory;
 };
@@ -51,8 +51,8 @@ struct pml_header {
 struct pml_module {
   uint64_t base;
   uint32_t size;
-  const char *path;           /* UTF-8, owned by the pml_file */
-  const char *name;           /* points into path: file name part */
+  const char *path; /* UTF-8, owned by the pml_file */
+  const char *name; /* points into path: file name part */
   const char *version;
   const char *company;
   const char *description;
@@ -63,9 +63,9 @@ struct pml_process {
   uint32_t pid;
   uint32_t parent_pid;
   uint32_t parent_index;
-  uint64_t auth_id;           /* LUID: high 32 bits, low 32 bits */
+  uint64_t auth_id; /* LUID: high 32 bits, low 32 bits */
   uint32_t session;
-  uint64_t start_time;        /* FILETIME */
+  uint64_t start_time; /* FILETIME */
   uint64_t end_time;
   int virtualized;
   int is_64bit;
@@ -76,22 +76,22 @@ struct pml_process {
 
 /* One event, pointing into the mapped file (valid until pml_close). */
 struct pml_event {
-  uint64_t index;             /* 0-based position in the offsets array */
-  uint64_t offset;            /* file offset of the event header */
+  uint64_t index;                    /* 0-based position in the offsets array */
+  uint64_t offset;                   /* file offset of the event header */
   const struct pml_process *process; /* NULL if the process index is unknown */
   uint32_t process_index;
   uint32_t tid;
-  uint32_t event_class;       /* enum pml_class */
+  uint32_t event_class; /* enum pml_class */
   uint16_t operation;
-  uint64_t duration;          /* 100 ns; meaningless when result == 0x103 */
-  uint64_t time;              /* FILETIME UTC */
-  uint32_t result;            /* NTSTATUS */
+  uint64_t duration; /* 100 ns; meaningless when result == 0x103 */
+  uint64_t time;     /* FILETIME UTC */
+  uint32_t result;   /* NTSTATUS */
   uint16_t stack_depth;
-  const uint8_t *stack;       /* stack_depth entries of ptr_size bytes, innermost first */
+  const uint8_t *stack; /* stack_depth entries of ptr_size bytes, innermost first */
   uint32_t detail_size;
   const uint8_t *detail;
   uint16_t extra_size;
-  const uint8_t *extra;       /* extra detail, NULL if none */
+  const uint8_t *extra; /* extra detail, NULL if none */
 };
 
 struct pml_file;
@@ -120,7 +120,8 @@ int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, str
 
 /* Frame i of an event's stack, resolved to module+offset: kernel addresses
  * against the System process's modules, others against the event's process. */
-void pml_frame_resolve(const struct pml_file *f, const struct pml_event *ev, uint32_t i, struct ev_frame *out);
+void pml_frame_resolve(const struct pml_file *f, const struct pml_event *ev, uint32_t i,
+                       struct ev_frame *out);
 
 /* Feed every event (and the processes and images) to an evidence sink. */
 int pml_emit_evidence(struct pml_file *f, const struct ev_sink *sink, struct fb_error *err);

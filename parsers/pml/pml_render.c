@@ -3,7 +3,8 @@
 #include "parsers/pml/pml.h"
 
 const char *pml_class_name(uint32_t event_class) {
-  static const char *const names[] = {"Unknown", "Process", "Registry", "File System", "Profiling", "Network"};
+  static const char *const names[] = {"Unknown",     "Process",   "Registry",
+                                      "File System", "Profiling", "Network"};
   return event_class < 6 ? names[event_class] : "Unknown";
 }
 
