@@ -422,7 +422,7 @@ void pml_csv_header(struct pml_csv *c, struct fb_strbuf *out) {
       fb_strbuf_putc(out, ',');
     put_quoted(out, name, strlen(name));
   }
-  fb_strbuf_putc(out, '\n');
+  fb_strbuf_add(out, "\r\n", 2);
 }
 
 void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf *out) {
@@ -433,5 +433,5 @@ void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf
       fb_strbuf_putc(out, ',');
     put_quoted(out, c->field.s ? c->field.s : "", c->field.len);
   }
-  fb_strbuf_putc(out, '\n');
+  fb_strbuf_add(out, "\r\n", 2);
 }
