@@ -121,6 +121,7 @@ int main(int argc, char **argv) {
     return pmlw_build_bulk(argv[2], strtoull(argv[3], NULL, 10) << 20) == 0 ? 0 : 1;
   if (argc == 5 && !strcmp(argv[1], "shrink"))
     return shrink(argv[2], argv[3], strtoull(argv[4], NULL, 10));
-  fprintf(stderr, "usage: pml_synth example OUT.pml | bulk OUT.pml MEGABYTES | shrink IN.pml OUT.pml EVENTS\n");
+  fprintf(stderr,
+          "usage: pml_synth example OUT.pml | bulk OUT.pml MEGABYTES | shrink IN.pml OUT.pml EVENTS\n");
   return 2;
 }
