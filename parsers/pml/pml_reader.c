@@ -75,11 +75,6 @@ struct pml_file {
 
 /* ---- small helpers ---- */
 
-static int fail(struct pml_file *f, struct fb_error *err, int code, uint64_t off, const char *what) {
-  (void)f;
-  return fb_error_set(err, code, off, "%s", what);
-}
-
 /* Append UTF-16LE text to the arena as UTF-8; returns the string. The arena
  * is sized before use, so this cannot run out of room. */
 static const char *arena_utf16(struct pml_file *f, const uint8_t *src, size_t nchars) {
@@ -119,7 +114,7 @@ static int read_header(struct pml_file *f, struct fb_error *err) {
     return fb_error_set(err, FB_ETRUNC, 0, "file is %llu bytes, shorter than the 0x3A8-byte PML header",
                         (unsigned long long)size);
   if (memcmp(d, "PML_", 4) != 0)
-    return fail(f, err, FB_EFORMAT, 0, "not a Procmon capture: signature is not 'PML_'");
+    return fb_error_set(err, FB_EFORMAT, 0, "not a Procmon capture: signature is not 'PML_'");
   h->version = fb_le32(d + 4);
   if (h->version != PML_KNOWN_VERSION)
     return fb_error_set(err, FB_EUNSUP, 4, "PML format version %u; only version 9 is known", h->version);
