@@ -584,6 +584,23 @@ START_TEST(damaged_counts) {
       "damaged.pml: offset 664526 (0xa23ce): string table announces 4294967280 strings, more than the "
       "file holds");
   put_le32(d + 0xa23ce, 765);
+  {
+    /* Every string entry pointing at one 64 KB string: entries share bytes. */
+    uint8_t *saved = malloc(765 * 4);
+    uint32_t one =
+        (uint32_t)(d[0xa23ce + 8] | d[0xa23ce + 9] << 8 | d[0xa23ce + 10] << 16 | d[0xa23ce + 11] << 24);
+    memcpy(saved, d + 0xa23ce + 4, 765 * 4);
+    for (int i = 0; i < 765; i++)
+      put_le32(d + 0xa23ce + 4 + 4 * i, one);
+    put_le32(d + 0xa23ce + one, 0x10000);
+    expect_open_error(
+        d, size, FB_EFORMAT,
+        "damaged.pml: offset 664526 (0xa23ce): string table: 765 strings hold 50135040 bytes, more "
+        "than the file");
+    free(d);
+    d = load_denied(&size); /* fresh copy */
+    free(saved);
+  }
   put_le32(d + 0xb0722, 0x01000000); /* hosts count */
   expect_open_error(
       d, size, FB_EFORMAT,
