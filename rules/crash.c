@@ -59,6 +59,7 @@ struct crash_ctx {
   int ndumps;
   struct image *images;
   uint32_t nimages;
+  uint32_t images_cap;
 
   struct bugcheck bugchecks[CRASH_MAX_BUGCHECKS];
   int nbugchecks;
@@ -280,9 +281,16 @@ int crash_on_image(void *ctx, const struct ev_image *r) {
     return 0; /* only dump module lists resolve dump addresses */
   if (c->nimages >= CRASH_MAX_IMAGES)
     return 0;
-  if (c->images == NULL && (c->images = calloc(CRASH_MAX_IMAGES, sizeof(*c->images))) == NULL)
-    return 0;
+  if (c->nimages == c->images_cap) {
+    uint32_t cap = c->images_cap ? c->images_cap * 2 : 256;
+    struct image *grown = realloc(c->images, cap * sizeof(*grown));
+    if (grown == NULL)
+      return 0; /* the decision then lacks these modules, nothing worse */
+    c->images = grown;
+    c->images_cap = cap;
+  }
   im = &c->images[c->nimages++];
+  memset(im, 0, sizeof(*im));
   im->dump = d;
   im->unloaded = r->unloaded;
   im->base = r->base;
