@@ -473,7 +473,7 @@ static void stack_report(const struct bugcheck *b, const char *blamed, struct cr
 
 static void blame_from_dump(const struct crash_ctx *c, const struct bugcheck *b, struct crash_finding *f) {
   const struct frame *first = NULL; /* first non-core slot */
-  uint32_t first_hits = 0, core_before = 0;
+  uint32_t first_hits = 0;
   int fault_seen_before = 0;
   const char *name;
   const struct image *im;
@@ -485,7 +485,6 @@ static void blame_from_dump(const struct crash_ctx *c, const struct bugcheck *b,
     if (fr->module[0] == '\0')
       continue;
     if (first == NULL && crash_is_passthrough(c, fr->module)) {
-      core_before++;
       fault_seen_before |= strcmp(fr->module, f->faulting_module) == 0;
       continue;
     }
@@ -511,6 +510,8 @@ static void blame_from_dump(const struct crash_ctx *c, const struct bugcheck *b,
     snprintf(f->reason, sizeof(f->reason),
              "the CPU faulted inside %s, which is not a core pass-through module%s", name,
              f->confidence == CRASH_CONF_HIGH ? "; the first driver frames on the stack are its own" : "");
+    if (first != NULL && strcmp(first->module, name) != 0)
+      add_evidence(f, "the first non-core module on the stack is %s, not %s", first->module, name);
   } else if (f->fault_in_unloaded) {
     name = f->faulting_module;
     f->confidence = CRASH_CONF_MEDIUM;
@@ -519,12 +520,13 @@ static void blame_from_dump(const struct crash_ctx *c, const struct bugcheck *b,
              name);
   } else if (first != NULL) {
     name = first->module;
+    /* High only when the stack tells one story: the scan starts at the
+     * saved stack pointer, the faulting core module's frames come first and
+     * the driver above them holds at least two slots. */
     f->confidence = f->faulting_confidence >= CRASH_CONF_MEDIUM && f->stack_from_sp && first_hits >= 2 &&
-                            (fault_seen_before || !f->faulting_module[0])
+                            fault_seen_before
                         ? CRASH_CONF_HIGH
                         : CRASH_CONF_MEDIUM;
-    if (!f->faulting_module[0] && f->confidence == CRASH_CONF_HIGH)
-      f->confidence = CRASH_CONF_MEDIUM;
     snprintf(f->reason, sizeof(f->reason),
              "%s%s%s is a core pass-through module; %s is the first other module on the stack%s (%u slots)",
              f->faulting_module[0] ? "the fault is in " : "no faulting module; ", f->faulting_module,
@@ -685,6 +687,9 @@ int crash_decide(struct crash_ctx *c, struct crash_finding *f) {
       add_evidence(f, "dump not analysed beyond its header: %s", b->text);
     faulting_module(c, b, f);
     blame_from_dump(c, b, f);
+    if (c->ndumps > 1)
+      add_evidence(f, "%d more dump%s uploaded; this finding reads the first only", c->ndumps - 1,
+                   c->ndumps > 2 ? "s were" : " was");
     merge_log_crash(c, f, 1);
   } else if (c->has_log_crash || c->nbugchecks > 0) {
     b = c->has_log_crash ? &c->log_crash : &c->bugchecks[0];

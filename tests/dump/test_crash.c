@@ -361,6 +361,28 @@ START_TEST(fault_in_unloaded_driver) {
 }
 END_TEST
 
+START_TEST(second_dump_is_noted_not_mixed) {
+  struct crash_ctx *c = crash_new();
+  struct crash_finding f;
+  size_t n;
+  uint8_t *buf = dw_build_seed_case(&n);
+  int noted = 0;
+
+  feed_dump_buf(c, buf, n, "Rollback/setupmem.dmp");
+  feed_dump_file(c, "dumps/rizin-triage_x64.dmp");
+  ck_assert_int_eq(crash_decide(c, &f), 1);
+  /* the first dump decides; the x64 dump's modules must not leak into it */
+  ck_assert_str_eq(f.source_file, "Rollback/setupmem.dmp");
+  ck_assert_str_eq(f.blamed, "lwfmgr.sys");
+  ck_assert_str_eq(f.stack_modules, "ndis.sys, lwfmgr.sys, Wdf01000.sys, ntoskrnl.exe, vendorx.sys");
+  for (uint32_t i = 0; i < f.nevidence; i++)
+    noted |= strcmp(f.evidence[i], "1 more dump was uploaded; this finding reads the first only") == 0;
+  ck_assert(noted);
+  crash_free(c);
+  free(buf);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("crash");
   TCase *tc = tcase_create("crash");
@@ -373,6 +395,7 @@ int main(void) {
   tcase_add_test(tc, log_only_and_mismatch_cases);
   tcase_add_test(tc, corpus_setup_log_gives_no_crash_finding);
   tcase_add_test(tc, fault_in_unloaded_driver);
+  tcase_add_test(tc, second_dump_is_noted_not_mixed);
   suite_add_tcase(s, tc);
   return tu_run_suite(s);
 }
