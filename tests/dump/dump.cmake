@@ -30,3 +30,9 @@ fb_add_fuzzer(fuzz_setuplog ${dump_dir}/fuzz_setuplog.c
   LIBS fb_rules fb_text
   SEEDS ${CMAKE_BINARY_DIR}/fuzz/dump-seeds/setuplog
         ${FLTBLAME_CORPUS}/logs/setup/shekhar-pbr-setuperr.log)
+
+# Benchmark driver for bench/dump.sh (not a test).
+if(FLTBLAME_TESTS)
+  add_executable(bench_crash ${dump_dir}/bench_crash.c)
+  target_link_libraries(bench_crash PRIVATE fb_rules fb_dump fb_text fb_common)
+endif()
