@@ -520,13 +520,15 @@ static void blame_from_dump(const struct crash_ctx *c, const struct bugcheck *b,
              name);
   } else if (first != NULL) {
     name = first->module;
-    /* High only when the stack tells one story: the scan starts at the
-     * saved stack pointer, the faulting core module's frames come first and
-     * the driver above them holds at least two slots. */
-    f->confidence = f->faulting_confidence >= CRASH_CONF_MEDIUM && f->stack_from_sp && first_hits >= 2 &&
-                            fault_seen_before
-                        ? CRASH_CONF_HIGH
-                        : CRASH_CONF_MEDIUM;
+    /* High only when everything tells one story: the fault address and the
+     * saved IP agree, the scan starts at the saved stack pointer, the
+     * faulting core module's frames come first and the driver above them
+     * holds at least two slots. Codes without a fault address (0x9F, 0x133,
+     * 0x7C ...) stay medium: the stack alone names a caller, not a culprit. */
+    f->confidence =
+        f->faulting_confidence == CRASH_CONF_HIGH && f->stack_from_sp && first_hits >= 2 && fault_seen_before
+            ? CRASH_CONF_HIGH
+            : CRASH_CONF_MEDIUM;
     snprintf(f->reason, sizeof(f->reason),
              "%s%s%s is a core pass-through module; %s is the first other module on the stack%s (%u slots)",
              f->faulting_module[0] ? "the fault is in " : "no faulting module; ", f->faulting_module,

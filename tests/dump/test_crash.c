@@ -383,6 +383,47 @@ START_TEST(second_dump_is_noted_not_mixed) {
 }
 END_TEST
 
+START_TEST(no_fault_address_stays_medium) {
+  static const struct dw_driver drv[] = {
+      {"\\SystemRoot\\system32\\ntoskrnl.exe", 0xFFFFF80470000000ull, 0x1046000, 0},
+      {"\\SystemRoot\\System32\\drivers\\ndis.sys", 0xFFFFF80472610000ull, 0x16F000, 0},
+      {"\\SystemRoot\\System32\\drivers\\npcap.sys", 0xFFFFF80481000000ull, 0x20000, 0},
+  };
+  /* 0x7C BUGCODE_NDIS_DRIVER: NDIS raised it after checking its caller */
+  uint64_t stack[8] = {
+      0xFFFFF80470003000ull, 0, 0xFFFFF80472611000ull, 0xFFFFF80481001100ull, 0, 0xFFFFF80481001200ull, 0, 0};
+  struct dw_spec s;
+  struct crash_ctx *c = crash_new();
+  struct crash_finding f;
+  size_t n;
+  uint8_t *buf;
+
+  memset(&s, 0, sizeof(s));
+  s.bugcheck = 0x7C;
+  s.params[0] = 0x14;
+  s.params[1] = 2;
+  s.ip = 0xFFFFF80470002000ull; /* KeBugCheckEx */
+  s.sp = 0xFFFF000000001000ull;
+  s.top_of_stack = 0xFFFF000000001000ull;
+  s.drivers = drv;
+  s.ndrivers = 3;
+  s.stack = stack;
+  s.nstack = 8;
+  buf = dw_build(&s, &n);
+  feed_dump_buf(c, buf, n, "Mini.dmp");
+  ck_assert_int_eq(crash_decide(c, &f), 1);
+  ck_assert_str_eq(f.bugcheck_name, "BUGCODE_NDIS_DRIVER");
+  ck_assert_str_eq(f.fault_address_from, "");
+  ck_assert_str_eq(f.faulting_module, "ntoskrnl.exe");
+  ck_assert_int_eq(f.faulting_confidence, CRASH_CONF_MEDIUM);
+  ck_assert_str_eq(f.blamed, "npcap.sys");
+  ck_assert_str_eq(f.blamed_at, "npcap.sys+0x1100");
+  ck_assert_int_eq(f.confidence, CRASH_CONF_MEDIUM);
+  crash_free(c);
+  free(buf);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("crash");
   TCase *tc = tcase_create("crash");
@@ -396,6 +437,7 @@ int main(void) {
   tcase_add_test(tc, corpus_setup_log_gives_no_crash_finding);
   tcase_add_test(tc, fault_in_unloaded_driver);
   tcase_add_test(tc, second_dump_is_noted_not_mixed);
+  tcase_add_test(tc, no_fault_address_stays_medium);
   suite_add_tcase(s, tc);
   return tu_run_suite(s);
 }
