@@ -174,7 +174,8 @@ static int read_strings(struct pml_file *f, struct fb_error *err) {
    * than the file mean entries share bytes, which would make the decoded
    * text grow with the square of the file size. */
   if (text > size)
-    return fb_error_set(err, FB_EFORMAT, base, "string table: %llu strings hold %llu bytes, more than the file",
+    return fb_error_set(err, FB_EFORMAT, base,
+                        "string table: %llu strings hold %llu bytes, more than the file",
                         (unsigned long long)count, (unsigned long long)text);
   f->string_count = (uint32_t)count;
   f->strings = calloc(count ? count : 1, sizeof(*f->strings));
