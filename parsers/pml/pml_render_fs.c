@@ -1,0 +1,544 @@
+/* pml_render_fs.c - File System events (class 3): operation names with
+ * their sub-operations, the Path column, Detail and Category.
+ * Layout: format doc 7.2; what we verified beyond it: docs/pml-render.md. */
+#include <stdio.h>
+
+#include "parsers/pml/pml_render_int.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+enum {
+  FS_QUERY_OPEN = 6,
+  FS_MDL_READ_COMPLETE = 4,
+  FS_ACQUIRE_MOD_WRITE = 17,
+  FS_CREATE_FILE_MAPPING = 19,
+  FS_CREATE_FILE = 20,
+  FS_CREATE_PIPE = 21,
+  FS_READ = 23,
+  FS_WRITE = 24,
+  FS_QUERY_INFO = 25,
+  FS_SET_INFO = 26,
+  FS_QUERY_EA = 27,
+  FS_SET_EA = 28,
+  FS_QUERY_VOLUME = 30,
+  FS_SET_VOLUME = 31,
+  FS_DIRECTORY_CONTROL = 32,
+  FS_FSCTL = 33,
+  FS_IOCTL = 34,
+  FS_INTERNAL_IOCTL = 35,
+  FS_LOCK_UNLOCK = 37,
+  FS_CREATE_MAILSLOT = 39,
+  FS_QUERY_SECURITY = 40,
+  FS_SET_SECURITY = 41,
+  FS_PNP = 47,
+};
+
+static const char *const fs_ops[] = {
+    "VolumeDismount",
+    "VolumeMount",
+    "FASTIO_MDL_WRITE_COMPLETE",
+    "WriteFile2",
+    "FASTIO_MDL_READ_COMPLETE",
+    "ReadFile2",
+    "QueryOpen",
+    "FASTIO_CHECK_IF_POSSIBLE",
+    "IRP_MJ_12",
+    "IRP_MJ_11",
+    "IRP_MJ_10",
+    "IRP_MJ_9",
+    "IRP_MJ_8",
+    "FASTIO_NOTIFY_STREAM_FO_CREATION",
+    "FASTIO_RELEASE_FOR_CC_FLUSH",
+    "FASTIO_ACQUIRE_FOR_CC_FLUSH",
+    "FASTIO_RELEASE_FOR_MOD_WRITE",
+    "FASTIO_ACQUIRE_FOR_MOD_WRITE",
+    "FASTIO_RELEASE_FOR_SECTION_SYNCHRONIZATION",
+    "CreateFileMapping",
+    "CreateFile",
+    "CreatePipe",
+    "IRP_MJ_CLOSE",
+    "ReadFile",
+    "WriteFile",
+    "QueryInformationFile",
+    "SetInformationFile",
+    "QueryEAFile",
+    "SetEAFile",
+    "FlushBuffersFile",
+    "QueryVolumeInformation",
+    "SetVolumeInformation",
+    "DirectoryControl",
+    "FileSystemControl",
+    "DeviceIoControl",
+    "InternalDeviceIoControl",
+    "Shutdown",
+    "LockUnlockFile",
+    "CloseFile",
+    "CreateMailSlot",
+    "QuerySecurityFile",
+    "SetSecurityFile",
+    "Power",
+    "SystemControl",
+    "DeviceChange",
+    "QueryFileQuota",
+    "SetFileQuota",
+    "PlugAndPlay",
+};
+
+void pml_fs_parse(const struct pml_file *f, const struct pml_event *ev, struct pml_fs *fs) {
+  struct fb_cursor c;
+  size_t pb_len;
+  uint16_t info;
+
+  fs->ptr = pml_ptr_size(f);
+  pb_len = 5 * (size_t)fs->ptr + 0x14;
+  fb_cursor_init(&c, ev->detail, ev->detail ? ev->detail_size : 0);
+  fs->subop = fb_cursor_u8(&c);
+  fb_cursor_skip(&c, 3);
+  fs->pb = c.bad ? NULL : c.p + c.pos;
+  fs->pb_len = fb_cursor_left(&c) < pb_len ? fb_cursor_left(&c) : pb_len;
+  fb_cursor_skip(&c, pb_len);
+  info = fb_cursor_u16(&c);
+  fb_cursor_skip(&c, 2);
+  pml_dstr_take(&c, info, &fs->path);
+  fs->tail = c;
+}
+
+uint32_t pml_fs_b32(const struct pml_fs *fs, size_t x86, size_t x64) {
+  return pml_get32(fs->pb, fs->pb_len, fs->ptr == 8 ? x64 : x86);
+}
+
+uint64_t pml_fs_b64(const struct pml_fs *fs, size_t x86, size_t x64) {
+  return pml_get64(fs->pb, fs->pb_len, fs->ptr == 8 ? x64 : x86);
+}
+
+/* The name of a sub-operation, NULL when Procmon (before 3.60, which wrote
+ * every CSV of the corpus) did not know it and printed "<Unknown>". */
+static const char *fs_subop_name(unsigned op, unsigned sub) {
+  switch (op) {
+  case FS_QUERY_INFO:
+    if (sub >= 0x47) /* QueryCaseSensitiveInformation and later */
+      return NULL;
+    return pml_name_find(pml_query_info_names, pml_query_info_names_count, sub);
+  case FS_SET_INFO:
+    if (sub >= 0x43) /* SetStorageReservedIdInformation and later */
+      return NULL;
+    return pml_name_find(pml_set_info_names, pml_set_info_names_count, sub);
+  case FS_QUERY_VOLUME: return pml_name_find(pml_query_volume_names, pml_query_volume_names_count, sub);
+  case FS_SET_VOLUME: return pml_name_find(pml_set_volume_names, pml_set_volume_names_count, sub);
+  case FS_DIRECTORY_CONTROL: return sub == 1 ? "QueryDirectory" : sub == 2 ? "NotifyChangeDirectory" : NULL;
+  case FS_LOCK_UNLOCK: {
+    static const char *const lk[] = {NULL, "LockFile", "UnlockFileSingle", "UnlockFileAll",
+                                     "UnlockFileByKey"};
+    return sub < COUNT(lk) ? lk[sub] : NULL;
+  }
+  case FS_PNP: return pml_name_find(pml_pnp_names, pml_pnp_names_count, sub);
+  default: return NULL;
+  }
+}
+
+static int fs_has_subops(unsigned op) {
+  return op == FS_QUERY_INFO || op == FS_SET_INFO || op == FS_QUERY_VOLUME || op == FS_SET_VOLUME ||
+         op == FS_DIRECTORY_CONTROL || op == FS_LOCK_UNLOCK || op == FS_PNP;
+}
+
+void pml_fs_operation(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out) {
+  const char *name = ev->operation < COUNT(fs_ops) ? fs_ops[ev->operation] : NULL;
+
+  if (name && fs->subop && fs_has_subops(ev->operation))
+    name = fs_subop_name(ev->operation, fs->subop);
+  fb_strbuf_puts(out, name ? name : "<Unknown>");
+}
+
+static int is_query_directory(const struct pml_event *ev, const struct pml_fs *fs) {
+  return ev->operation == FS_DIRECTORY_CONTROL && fs->subop == 1;
+}
+
+/* QueryDirectory: the search pattern follows the path. */
+static void fs_dir_filter(const struct pml_fs *fs, struct pml_dstr *s) {
+  struct fb_cursor c = fs->tail;
+  uint16_t info = fb_cursor_u16(&c);
+
+  pml_dstr_take(&c, info, s);
+}
+
+void pml_fs_path(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out) {
+  size_t start = out->len;
+  struct pml_dstr filter;
+
+  pml_put_dstr(out, &fs->path);
+  if (!is_query_directory(ev, fs))
+    return;
+  fs_dir_filter(fs, &filter);
+  if (!filter.nchars)
+    return;
+  if (out->len == start || out->s[out->len - 1] != '\\')
+    fb_strbuf_putc(out, '\\');
+  pml_put_dstr(out, &filter);
+}
+
+/* ---- CreateFile ---- */
+
+static const struct pml_flag fs_access[] = {
+    {0x1F01FF, "All Access"},
+    {0x1201BF, "Generic Read/Write/Execute"},
+    {0x12019F, "Generic Read/Write"},
+    {0x1200A9, "Generic Read/Execute"},
+    {0x1201B6, "Generic Write/Execute"},
+    {0x120089, "Generic Read"},
+    {0x120116, "Generic Write"},
+    {0x1200A0, "Generic Execute"},
+    {0x1, "Read Data/List Directory"},
+    {0x2, "Write Data/Add File"},
+    {0x4, "Append Data/Add Subdirectory/Create Pipe Instance"},
+    {0x8, "Read EA"},
+    {0x10, "Write EA"},
+    {0x20, "Execute/Traverse"},
+    {0x40, "Delete Child"},
+    {0x80, "Read Attributes"},
+    {0x100, "Write Attributes"},
+    {0x10000, "Delete"},
+    {0x20000, "Read Control"},
+    {0x40000, "Write DAC"},
+    {0x80000, "Write Owner"},
+    {0x100000, "Synchronize"},
+    {0x1000000, "Access System Security"},
+    {0x2000000, "Maximum Allowed"},
+};
+
+static void fs_put_access(struct fb_strbuf *b, uint32_t mask) {
+  size_t start = b->len;
+
+  /* generic rights first become the file-specific rights they stand for */
+  if (mask & 0x80000000u)
+    mask |= 0x120089;
+  if (mask & 0x40000000u)
+    mask |= 0x120116;
+  if (mask & 0x20000000u)
+    mask |= 0x1200A0;
+  if (mask & 0x10000000u)
+    mask |= 0x1F01FF;
+  pml_put_flags(b, mask, fs_access, COUNT(fs_access), ", ");
+  if (b->len == start)
+    fb_strbuf_printf(b, "None 0x%x", mask);
+}
+
+static const struct pml_flag fs_options[] = {
+    {0x1, "Directory"},
+    {0x2, "Write Through"},
+    {0x4, "Sequential Access"},
+    {0x8, "No Buffering"},
+    {0x10, "Synchronous IO Alert"},
+    {0x20, "Synchronous IO Non-Alert"},
+    {0x40, "Non-Directory File"},
+    {0x80, "Create Tree Connection"},
+    {0x100, "Complete If Oplocked"},
+    {0x200, "No EA Knowledge"},
+    {0x400, "Open for Recovery"},
+    {0x800, "Random Access"},
+    {0x1000, "Delete On Close"},
+    {0x2000, "Open By ID"},
+    {0x4000, "Open For Backup"},
+    {0x8000, "No Compression"},
+    {0x100000, "Reserve OpFilter"},
+    {0x200000, "Open Reparse Point"},
+    {0x400000, "Open No Recall"},
+    {0x800000, "Open For Free Space Query"},
+    {0x10000, "Open Requiring Oplock"},
+    {0x20000, "Disallow Exclusive"},
+};
+
+static const struct pml_flag fs_attributes[] = {
+    {0x1, "R"},   {0x2, "H"},    {0x4, "S"},      {0x10, "D"},   {0x20, "A"},
+    {0x40, "D"},  {0x80, "N"},   {0x100, "T"},    {0x200, "SF"}, {0x400, "RP"},
+    {0x800, "C"}, {0x1000, "O"}, {0x2000, "NCI"}, {0x4000, "E"}, {0x10000, "V"},
+};
+
+static void fs_put_attributes(struct fb_strbuf *b, uint32_t a) {
+  if (!a) {
+    fb_strbuf_puts(b, "n/a");
+    return;
+  }
+  pml_put_flags(b, a, fs_attributes, COUNT(fs_attributes), "");
+}
+
+static const struct pml_flag fs_share[] = {{0x1, "Read"}, {0x2, "Write"}, {0x4, "Delete"}};
+
+static const char *const fs_dispositions[] = {"Supersede", "Open",      "Create",
+                                              "OpenIf",    "Overwrite", "OverwriteIf"};
+static const char *const fs_open_results[] = {"Superseded",  "Opened", "Created",
+                                              "Overwritten", "Exists", "DoesNotExist"};
+
+/* A SID as S-1-5-18 (Procmon shows the account name it resolves on the
+ * machine that displays the log; the PML holds only the SID). */
+static void put_sid(struct fb_strbuf *b, const uint8_t *sid, size_t len) {
+  uint64_t auth = 0;
+  unsigned count;
+
+  if (len < 8 || sid[0] != 1)
+    return;
+  count = sid[1];
+  if (len < 8 + 4 * (size_t)count)
+    return;
+  for (int i = 2; i < 8; i++)
+    auth = (auth << 8) | sid[i];
+  fb_strbuf_printf(b, "S-1-%llu", (unsigned long long)auth);
+  for (unsigned i = 0; i < count; i++)
+    fb_strbuf_printf(b, "-%u", fb_le32(sid + 8 + 4 * i));
+}
+
+static void fs_create_detail(const struct pml_event *ev, const struct pml_fs *fs, struct pml_dw *w) {
+  struct fb_cursor c = fs->tail;
+  uint32_t access = fb_cursor_u32(&c);
+  uint8_t sid_len = fb_cursor_u8(&c);
+  uint32_t dispopt = pml_fs_b32(fs, 0x10, 0x14);
+  unsigned disp = dispopt >> 24;
+  uint16_t attrs = (uint16_t)pml_fs_b32(fs, 0x14, 0x1C);
+  uint16_t share = (uint16_t)(pml_fs_b32(fs, 0x14, 0x1C) >> 16);
+  const uint8_t *sid;
+
+  fb_cursor_skip(&c, 3);
+  sid = sid_len ? fb_cursor_take(&c, sid_len) : NULL;
+  pml_field(w, "Desired Access");
+  fs_put_access(w->b, access);
+  pml_field(w, "Disposition");
+  if (disp < COUNT(fs_dispositions))
+    fb_strbuf_puts(w->b, fs_dispositions[disp]);
+  else
+    fb_strbuf_puts(w->b, "<unknown>");
+  pml_field(w, "Options");
+  pml_put_flags(w->b, dispopt & 0xFFFFFF, fs_options, COUNT(fs_options), ", ");
+  pml_field(w, "Attributes");
+  fs_put_attributes(w->b, attrs);
+  pml_field(w, "ShareMode");
+  if (!share)
+    fb_strbuf_puts(w->b, "None");
+  else
+    pml_put_flags(w->b, share, fs_share, COUNT(fs_share), ", ");
+  pml_field(w, "AllocationSize");
+  if (disp == 0 || disp == 2 || disp == 3 || disp == 5)
+    pml_put_grouped(w->b, pml_fs_b32(fs, 0x24, 0x34));
+  else
+    fb_strbuf_puts(w->b, "n/a");
+  if (sid) {
+    pml_field(w, "Impersonating");
+    put_sid(w->b, sid, sid_len);
+  }
+  if (ev->extra && ev->extra_size >= 4) {
+    uint32_t r = fb_le32(ev->extra);
+    pml_field(w, "OpenResult");
+    fb_strbuf_puts(w->b, r < COUNT(fs_open_results) ? fs_open_results[r] : "<unknown>");
+  }
+}
+
+/* ---- ReadFile / WriteFile ---- */
+
+static const struct pml_flag fs_io_flags[] = {
+    {0x10, "Buffered"},
+    {0x1, "Non-cached"},
+    {0x2, "Paging I/O"},
+    {0x4, "Synchronous"},
+    {0x40, "Synchronous Paging I/O"},
+    {0x400000, "Write Through"},
+};
+static const char *const fs_priorities[] = {"", "Very Low", "Low", "Normal", "High", "Critical"};
+
+static void fs_rw_detail(const struct pml_event *ev, const struct pml_fs *fs, struct pml_dw *w) {
+  uint32_t flags = pml_fs_b32(fs, 0x04, 0x04);
+  uint32_t io_flags = flags & 0xE000FF, prio = (flags >> 17) & 7;
+  uint32_t length = pml_fs_b32(fs, 0x0C, 0x0C);
+  int64_t offset = (int64_t)pml_fs_b64(fs, 0x14, 0x1C);
+
+  if (ev->extra && ev->extra_size >= 4)
+    length = fb_le32(ev->extra); /* bytes actually transferred */
+  pml_field(w, "Offset");
+  pml_put_sgrouped(w->b, offset);
+  pml_field(w, "Length");
+  pml_put_grouped(w->b, length);
+  if (io_flags) {
+    pml_field(w, "I/O Flags");
+    pml_put_flags(w->b, io_flags, fs_io_flags, COUNT(fs_io_flags), ", ");
+  }
+  if (prio) {
+    pml_field(w, "Priority");
+    if (prio < COUNT(fs_priorities))
+      fb_strbuf_puts(w->b, fs_priorities[prio]);
+    else
+      fb_strbuf_printf(w->b, "0x%x", prio);
+  }
+}
+
+/* ---- DirectoryControl ---- */
+
+static const struct pml_flag fs_notify[] = {
+    {0x1, "FILE_NOTIFY_CHANGE_FILE_NAME"},
+    {0x2, "FILE_NOTIFY_CHANGE_DIR_NAME"},
+    {0x3, "FILE_NOTIFY_CHANGE_NAME"},
+    {0x4, "FILE_NOTIFY_CHANGE_ATTRIBUTES"},
+    {0x8, "FILE_NOTIFY_CHANGE_SIZE"},
+    {0x10, "FILE_NOTIFY_CHANGE_LAST_WRITE"},
+    {0x20, "FILE_NOTIFY_CHANGE_LAST_ACCESS"},
+    {0x40, "FILE_NOTIFY_CHANGE_CREATION"},
+    {0x80, "FILE_NOTIFY_CHANGE_EA"},
+    {0x100, "FILE_NOTIFY_CHANGE_SECURITY"},
+    {0x200, "FILE_NOTIFY_CHANGE_STREAM_NAME"},
+    {0x400, "FILE_NOTIFY_CHANGE_STREAM_SIZE"},
+    {0x800, "FILE_NOTIFY_CHANGE_STREAM_WRITE"},
+};
+
+static void put_info_class(struct fb_strbuf *b, uint32_t cls) {
+  const char *name = pml_name_find(pml_file_info_class_names, pml_file_info_class_names_count, cls);
+  if (name)
+    fb_strbuf_puts(b, name);
+  else
+    fb_strbuf_printf(b, "%u", cls);
+}
+
+/* Offset of the file name (and of its byte length) in each
+ * FILE_*_DIRECTORY_INFORMATION entry; 0 when the class is not a listing. */
+static size_t dir_name_offset(uint32_t cls, size_t *len_off) {
+  switch (cls) {
+  case 1: *len_off = 0x3C; return 0x40;  /* FileDirectoryInformation */
+  case 2: *len_off = 0x3C; return 0x44;  /* FileFullDirectoryInformation */
+  case 3: *len_off = 0x3C; return 0x5E;  /* FileBothDirectoryInformation */
+  case 12: *len_off = 0x08; return 0x0C; /* FileNamesInformation */
+  case 37: *len_off = 0x3C; return 0x68; /* FileIdBothDirectoryInformation */
+  case 38: *len_off = 0x3C; return 0x50; /* FileIdFullDirectoryInformation */
+  case 60: *len_off = 0x3C; return 0x58; /* FileIdExtdDirectoryInformation */
+  case 63: *len_off = 0x3C; return 0x70; /* FileIdExtdBothDirectoryInformation */
+  default: return 0;
+  }
+}
+
+static void fs_query_directory_detail(const struct pml_event *ev, const struct pml_fs *fs, struct pml_dw *w) {
+  struct pml_dstr filter;
+  uint32_t cls = pml_fs_b32(fs, 0x14, 0x1C);
+  size_t len_off = 0, name_off = dir_name_offset(cls, &len_off);
+  unsigned i;
+
+  fs_dir_filter(fs, &filter);
+  i = filter.nchars ? 1 : 0;
+  if (filter.nchars) {
+    pml_field(w, "Filter");
+    pml_put_dstr(w->b, &filter);
+  }
+  if (ev->extra && name_off) {
+    size_t pos = 0, size = ev->extra_size;
+    for (;;) {
+      uint32_t next = pml_get32(ev->extra, size, pos);
+      uint32_t nlen = pml_get32(ev->extra, size, pos + len_off);
+      char key[16];
+      if (!fb_span_ok(size, pos, name_off) || !fb_span_ok(size, pos + name_off, nlen))
+        break;
+      snprintf(key, sizeof(key), "%u", i++);
+      pml_field(w, key);
+      fb_strbuf_utf16(w->b, ev->extra + pos + name_off, nlen / 2);
+      if (!next)
+        break;
+      pos += next;
+    }
+  }
+  pml_field(w, "FileInformationClass");
+  put_info_class(w->b, cls);
+}
+
+/* ---- FileSystemControl / DeviceIoControl ---- */
+
+static void fs_put_control(struct fb_strbuf *b, uint32_t code) {
+  const char *name = pml_name_find(pml_ioctl_names, pml_ioctl_names_count, code);
+  if (name)
+    fb_strbuf_puts(b, name);
+  else
+    fb_strbuf_printf(b, "0x%x (Device:0x%x Function:%u Method: %u)", code, code >> 16, (code >> 2) & 0xFFF,
+                     code & 3);
+}
+
+static void fs_control_detail(const struct pml_fs *fs, struct pml_dw *w) {
+  pml_field(w, "Control");
+  fs_put_control(w->b, pml_fs_b32(fs, 0x14, 0x1C));
+}
+
+/* ---- CreateFileMapping ---- */
+
+static void fs_mapping_detail(const struct pml_fs *fs, struct pml_dw *w) {
+  int32_t sync = (int32_t)pml_fs_b32(fs, 0x0C, 0x0C);
+  uint32_t prot = pml_fs_b32(fs, 0x10, 0x10);
+
+  pml_field(w, "SyncType");
+  if (sync == 0)
+    fb_strbuf_puts(w->b, "SyncTypeOther");
+  else if (sync == 1)
+    fb_strbuf_puts(w->b, "SyncTypeCreateSection");
+  else
+    fb_strbuf_printf(w->b, "Unknown: %d", sync);
+  pml_field(w, "PageProtection");
+  fb_strbuf_printf(w->b, "0x%x", prot);
+}
+
+void pml_fs_detail(const struct pml_file *f, const struct pml_event *ev, const struct pml_fs *fs,
+                   struct pml_dw *w) {
+  (void)f;
+  switch (ev->operation) {
+  case FS_CREATE_FILE: fs_create_detail(ev, fs, w); break;
+  case FS_READ:
+  case FS_WRITE: fs_rw_detail(ev, fs, w); break;
+  case FS_DIRECTORY_CONTROL:
+    if (fs->subop == 1) {
+      fs_query_directory_detail(ev, fs, w);
+    } else if (fs->subop == 2) {
+      pml_field(w, "Filter");
+      pml_put_flags(w->b, pml_fs_b32(fs, 0x10, 0x14), fs_notify, COUNT(fs_notify), ", ");
+    }
+    break;
+  case FS_FSCTL:
+  case FS_IOCTL: fs_control_detail(fs, w); break;
+  case FS_CREATE_FILE_MAPPING: fs_mapping_detail(fs, w); break;
+  case FS_SET_INFO:
+    if (fs->subop == 0x0D) {
+      struct fb_cursor c = fs->tail;
+      pml_field(w, "Delete");
+      fb_strbuf_puts(w->b, fb_cursor_u8(&c) ? "True" : "False");
+    }
+    break;
+  default: break;
+  }
+}
+
+void pml_fs_category(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out) {
+  const char *cat = NULL;
+
+  switch (ev->operation) {
+  case FS_READ: cat = "Read"; break;
+  case FS_WRITE: cat = "Write"; break;
+  case FS_CREATE_FILE: {
+    uint32_t disp = pml_fs_b32(fs, 0x10, 0x14) >> 24;
+    if (ev->extra && ev->extra_size >= 4) {
+      uint32_t r = fb_le32(ev->extra);
+      if (r == 0 || r == 2 || r == 3)
+        cat = "Write";
+    } else if (disp != 1) {
+      cat = "Write";
+    }
+    break;
+  }
+  case FS_QUERY_INFO:
+  case FS_QUERY_EA:
+  case FS_QUERY_SECURITY: cat = "Read Metadata"; break;
+  case FS_SET_INFO: {
+    struct fb_cursor c = fs->tail;
+    if (fs->subop == 0x0D)
+      cat = fb_cursor_u8(&c) ? "Write" : "Write Metadata";
+    else
+      cat = "Write Metadata";
+    break;
+  }
+  case FS_SET_EA:
+  case FS_SET_SECURITY: cat = "Write Metadata"; break;
+  case FS_DIRECTORY_CONTROL:
+    if (fs->subop == 1 || fs->subop == 2)
+      cat = "Read Metadata";
+    break;
+  default: break;
+  }
+  if (cat)
+    fb_strbuf_puts(out, cat);
+}
