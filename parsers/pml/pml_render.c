@@ -206,7 +206,7 @@ void pml_render_result(uint32_t status, struct fb_strbuf *out) {
   if (name)
     fb_strbuf_puts(out, name);
   else
-    fb_strbuf_printf(out, "0x%08X", status);
+    fb_strbuf_printf(out, "0x%X", status);
 }
 
 void pml_render_detail(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {

@@ -459,19 +459,41 @@ static void fs_control_detail(const struct pml_fs *fs, struct pml_dw *w) {
 
 /* ---- CreateFileMapping ---- */
 
+/* PageProtection: Procmon reads it from the pointer-sized slot after
+ * SyncType (B+0x10 x86, B+0x14 x64), not from the FLT_PARAMETERS field at
+ * B+0x10 that procmon-parser uses; on x64 that slot holds a pointer's low
+ * half, so the names it prints can look arbitrary. Names one protection
+ * (first match in this order) and then "|PAGE_NOCACHE". Verified on every
+ * CreateFileMapping row of the corpus CSVs (docs/pml-render.md). */
+static void fs_put_page_protection(struct fb_strbuf *b, uint32_t prot) {
+  static const struct pml_flag order[] = {
+      {0x02, "PAGE_READONLY"}, {0x04, "PAGE_READWRITE"},     {0x08, "PAGE_WRITECOPY"},
+      {0x10, "PAGE_EXECUTE"},  {0x20, "PAGE_EXECUTE_READ"}, {0x40, "PAGE_EXECUTE_READWRITE"},
+  };
+  for (size_t i = 0; i < COUNT(order); i++) {
+    if (prot & order[i].mask) {
+      fb_strbuf_puts(b, order[i].name);
+      break;
+    }
+  }
+  if (prot & 0x200)
+    fb_strbuf_puts(b, "|PAGE_NOCACHE");
+}
+
 static void fs_mapping_detail(const struct pml_fs *fs, struct pml_dw *w) {
   int32_t sync = (int32_t)pml_fs_b32(fs, 0x0C, 0x0C);
-  uint32_t prot = pml_fs_b32(fs, 0x10, 0x10);
 
   pml_field(w, "SyncType");
-  if (sync == 0)
+  if (sync == 0) {
     fb_strbuf_puts(w->b, "SyncTypeOther");
-  else if (sync == 1)
+    return;
+  }
+  if (sync == 1)
     fb_strbuf_puts(w->b, "SyncTypeCreateSection");
   else
     fb_strbuf_printf(w->b, "Unknown: %d", sync);
   pml_field(w, "PageProtection");
-  fb_strbuf_printf(w->b, "0x%x", prot);
+  fs_put_page_protection(w->b, pml_fs_b32(fs, 0x10, 0x14));
 }
 
 void pml_fs_detail(const struct pml_file *f, const struct pml_event *ev, const struct pml_fs *fs,

@@ -77,7 +77,8 @@ static void reg_parse(const struct pml_event *ev, struct reg_view *v) {
     fb_cursor_skip(&c, 2);
     v->type = fb_cursor_u32(&c);
     v->length = fb_cursor_u32(&c);
-    v->data_length = fb_cursor_u32(&c);
+    v->data_length = fb_cursor_u16(&c); /* bytes captured; the next u16 is not part of it */
+    fb_cursor_skip(&c, 2);
     break;
   default: break;
   }
@@ -189,18 +190,23 @@ static void reg_put_data(struct pml_dw *w, uint32_t type, const uint8_t *p, size
       fb_strbuf_printf(w->b, "%u", fb_le32(p));
     }
     break;
-  case 11: /* REG_QWORD */
-    if (n >= 8) {
-      pml_field(w, "Data");
-      fb_strbuf_printf(w->b, "%llu", (unsigned long long)fb_le64(p));
-    }
+  case 11: /* REG_QWORD: Procmon before 3.60 prints no value */
+    pml_field(w, "Data");
     break;
-  default: /* REG_BINARY and the rest: hex bytes */
+  case 0:  /* REG_NONE */
+  case 3:  /* REG_BINARY */
+  case 5:  /* REG_DWORD_BIG_ENDIAN */
+  case 8:  /* REG_RESOURCE_LIST */
+  case 9:  /* REG_FULL_RESOURCE_DESCRIPTOR */
+  case 10: /* REG_RESOURCE_REQUIREMENTS_LIST: hex bytes, as many as were captured */
     if (n) {
       pml_field(w, "Data");
       for (size_t i = 0; i < n; i++)
         fb_strbuf_printf(w->b, i ? " %02X" : "%02X", p[i]);
     }
+    break;
+  default: /* a type Procmon does not know: the field, empty */
+    pml_field(w, "Data");
     break;
   }
 }
@@ -208,13 +214,21 @@ static void reg_put_data(struct pml_dw *w, uint32_t type, const uint8_t *p, size
 static const char *const key_info_classes[] = {"Basic", "Node",           "Full",       "Name",  "Cached",
                                                "Flags", "Virtualization", "HandleTags", "Trust", "Layer"};
 
+static void key_put_name(struct pml_dw *w, const uint8_t *x, size_t n, size_t len_off, size_t name_off) {
+  uint32_t len = pml_get32(x, n, len_off);
+
+  pml_field(w, "Name");
+  if (fb_span_ok(n, name_off, len))
+    fb_strbuf_utf16(w->b, x + name_off, len / 2);
+}
+
 static void reg_query_key_detail(const struct pml_event *ev, const struct reg_view *v, struct pml_dw *w) {
   const uint8_t *x = ev->extra;
   size_t n = ev->extra ? ev->extra_size : 0;
 
   if (ev->operation == REG_ENUM_KEY) {
     pml_field(w, "Index");
-    fb_strbuf_printf(w->b, "%u", v->index);
+    pml_put_grouped(w->b, v->index);
   } else {
     pml_field(w, "Query");
     if (v->info_class < COUNT(key_info_classes))
@@ -228,26 +242,33 @@ static void reg_query_key_detail(const struct pml_event *ev, const struct reg_vi
     return;
   }
   switch (v->info_class) {
-  case 0: /* KEY_BASIC_INFORMATION */
-    pml_field(w, "Name");
-    fb_strbuf_utf16(w->b, x + 16, pml_get32(x, n, 12) <= n - 16 ? pml_get32(x, n, 12) / 2 : 0);
+  case 0: /* KEY_BASIC_INFORMATION: LastWriteTime, TitleIndex, NameLength, Name */
+    key_put_name(w, x, n, 12, 16);
     break;
-  case 3: { /* KEY_NAME_INFORMATION */
-    uint32_t len = pml_get32(x, n, 0);
-    pml_field(w, "Name");
-    if (n >= 4 && len <= n - 4)
-      fb_strbuf_utf16(w->b, x + 4, len / 2);
+  case 1: /* KEY_NODE_INFORMATION: ..., ClassOffset, ClassLength, NameLength, Name */
+    key_put_name(w, x, n, 20, 24);
     break;
-  }
+  case 4: /* KEY_CACHED_INFORMATION */
+    pml_field(w, "SubKeys");
+    pml_put_grouped(w->b, pml_get32(x, n, 12));
+    pml_field(w, "Values");
+    pml_put_grouped(w->b, pml_get32(x, n, 20));
+    break;
+  case 2: /* KEY_FULL_INFORMATION */
+    pml_field(w, "SubKeys");
+    pml_put_grouped(w->b, pml_get32(x, n, 0x14));
+    pml_field(w, "Values");
+    pml_put_grouped(w->b, pml_get32(x, n, 0x20));
+    break;
+  case 5:
+    pml_field(w, "UserFlags");
+    fb_strbuf_printf(w->b, "0x%x", pml_get32(x, n, 0));
+    break;
   case 7:
     pml_field(w, "HandleTags");
     fb_strbuf_printf(w->b, "0x%x", pml_get32(x, n, 0));
     break;
-  case 5:
-    pml_field(w, "UserFlags");
-    fb_strbuf_printf(w->b, "%u", pml_get32(x, n, 0));
-    break;
-  default: break;
+  default: break; /* Name (3): Procmon prints no more than the class */
   }
 }
 
@@ -258,7 +279,7 @@ static void reg_query_value_detail(const struct pml_event *ev, const struct reg_
 
   if (ev->operation == REG_ENUM_VALUE) {
     pml_field(w, "Index");
-    fb_strbuf_printf(w->b, "%u", v->index);
+    pml_put_grouped(w->b, v->index);
   }
   if (!x) {
     pml_field(w, "Length");
@@ -269,9 +290,11 @@ static void reg_query_value_detail(const struct pml_event *ev, const struct reg_
   if (v->info_class == 1) { /* KEY_VALUE_FULL_INFORMATION */
     uint32_t data_off = pml_get32(x, n, 8), name_len = pml_get32(x, n, 16);
     len = pml_get32(x, n, 12);
-    pml_field(w, "Name");
-    if (n >= 20 && name_len <= n - 20)
-      fb_strbuf_utf16(w->b, x + 20, name_len / 2);
+    if (ev->operation == REG_ENUM_VALUE) { /* RegQueryValue names the value in its path */
+      pml_field(w, "Name");
+      if (n >= 20 && name_len <= n - 20)
+        fb_strbuf_utf16(w->b, x + 20, name_len / 2);
+    }
     pml_field(w, "Type");
     reg_put_type(w->b, type);
     pml_field(w, "Length");
@@ -338,8 +361,8 @@ static void reg_set_value_detail(const struct reg_view *v, struct pml_dw *w) {
   if (n > fb_cursor_left(&c))
     n = fb_cursor_left(&c);
   p = n ? fb_cursor_take(&c, n) : NULL;
-  if (p)
-    reg_put_data(w, v->type, p, n);
+  if (v->length)
+    reg_put_data(w, v->type, p, p ? n : 0);
 }
 
 void pml_reg_detail(const struct pml_file *f, const struct pml_event *ev, struct pml_dw *w) {
