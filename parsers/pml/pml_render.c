@@ -209,9 +209,30 @@ void pml_render_result(uint32_t status, struct fb_strbuf *out) {
     fb_strbuf_printf(out, "0x%X", status);
 }
 
+/* Procmon keeps at most 4095 UTF-16 characters of a Detail (the rest of a
+ * long directory listing or environment is dropped): cut the UTF-8 text
+ * appended since start at the same place. */
+static void cut_detail(struct fb_strbuf *out, size_t start) {
+  size_t units = 0, i = start;
+
+  while (i < out->len) {
+    unsigned char c = (unsigned char)out->s[i];
+    size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    size_t u = len == 4 ? 2 : 1;
+    if (units + u > PML_DETAIL_MAX_CHARS) {
+      out->len = i;
+      out->s[i] = '\0';
+      return;
+    }
+    units += u;
+    i += len;
+  }
+}
+
 void pml_render_detail(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
   struct pml_dw w = {out, 0};
   struct pml_fs fs;
+  size_t start = out->len;
 
   switch (ev->event_class) {
   case PML_CLASS_FILE_SYSTEM:
@@ -223,6 +244,8 @@ void pml_render_detail(const struct pml_file *f, const struct pml_event *ev, str
   case PML_CLASS_NETWORK: pml_net_detail(f, ev, &w); break;
   default: break;
   }
+  if (!out->oom && out->len - start > PML_DETAIL_MAX_CHARS)
+    cut_detail(out, start);
 }
 
 void pml_render_category(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {

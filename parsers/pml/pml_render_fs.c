@@ -2,6 +2,7 @@
  * their sub-operations, the Path column, Detail and Category.
  * Layout: format doc 7.2; what we verified beyond it: docs/pml-render.md. */
 #include <stdio.h>
+#include <string.h>
 
 #include "parsers/pml/pml_render_int.h"
 
@@ -409,36 +410,57 @@ static size_t dir_name_offset(uint32_t cls, size_t *len_off) {
   }
 }
 
+/* The returned listing (extra detail, NextEntryOffset-linked). Procmon
+ * numbers the entries from 1 after a Filter, from 0 without one, and writes
+ * FileInformationClass into the third field: it replaces entry "2" of a
+ * listing without filter, follows the only entry after a Filter, and is left
+ * out when there are fewer than two fields (docs/pml-render.md). */
 static void fs_query_directory_detail(const struct pml_event *ev, const struct pml_fs *fs, struct pml_dw *w) {
   struct pml_dstr filter;
   uint32_t cls = pml_fs_b32(fs, 0x14, 0x1C);
   size_t len_off = 0, name_off = dir_name_offset(cls, &len_off);
-  unsigned i;
+  unsigned number, field = 0, entries = 0;
+  size_t pos = 0, size = ev->extra ? ev->extra_size : 0;
 
-  fs_dir_filter(fs, &filter);
-  i = filter.nchars ? 1 : 0;
-  if (filter.nchars) {
-    pml_field(w, "Filter");
-    pml_put_dstr(w->b, &filter);
-  }
+  /* count the entries first: where FileInformationClass goes depends on it */
   if (ev->extra && name_off) {
-    size_t pos = 0, size = ev->extra_size;
     for (;;) {
       uint32_t next = pml_get32(ev->extra, size, pos);
-      uint32_t nlen = pml_get32(ev->extra, size, pos + len_off);
-      char key[16];
-      if (!fb_span_ok(size, pos, name_off) || !fb_span_ok(size, pos + name_off, nlen))
+      if (!fb_span_ok(size, pos, name_off) ||
+          !fb_span_ok(size, pos + name_off, pml_get32(ev->extra, size, pos + len_off)))
         break;
-      snprintf(key, sizeof(key), "%u", i++);
-      pml_field(w, key);
-      fb_strbuf_utf16(w->b, ev->extra + pos + name_off, nlen / 2);
+      entries++;
       if (!next)
         break;
       pos += next;
     }
   }
-  pml_field(w, "FileInformationClass");
-  put_info_class(w->b, cls);
+  fs_dir_filter(fs, &filter);
+  number = filter.nchars ? 1 : 0;
+  if (filter.nchars) {
+    pml_field(w, "Filter");
+    pml_put_dstr(w->b, &filter);
+    field++;
+  }
+  pos = 0;
+  for (unsigned e = 0; e < entries; e++, field++, number++) {
+    uint32_t next = pml_get32(ev->extra, size, pos);
+    uint32_t nlen = pml_get32(ev->extra, size, pos + len_off);
+    if (field == 2) {
+      pml_field(w, "FileInformationClass");
+      put_info_class(w->b, cls);
+    } else {
+      char key[16];
+      snprintf(key, sizeof(key), "%u", number);
+      pml_field(w, key);
+      fb_strbuf_utf16(w->b, ev->extra + pos + name_off, nlen / 2);
+    }
+    pos += next;
+  }
+  if (field == 2) {
+    pml_field(w, "FileInformationClass");
+    put_info_class(w->b, cls);
+  }
 }
 
 /* ---- FileSystemControl / DeviceIoControl ---- */
@@ -452,9 +474,64 @@ static void fs_put_control(struct fb_strbuf *b, uint32_t code) {
                      code & 3);
 }
 
-static void fs_control_detail(const struct pml_fs *fs, struct pml_dw *w) {
+static void fs_control_detail(const struct pml_event *ev, const struct pml_fs *fs, struct pml_dw *w) {
+  uint32_t code = pml_fs_b32(fs, 0x14, 0x1C);
+  struct fb_cursor c = fs->tail; /* the input buffer */
+
   pml_field(w, "Control");
-  fs_put_control(w->b, pml_fs_b32(fs, 0x14, 0x1C));
+  fs_put_control(w->b, code);
+  if (ev->operation != FS_FSCTL)
+    return;
+  if (code == 0x94264) { /* FSCTL_OFFLOAD_READ: FSCTL_OFFLOAD_READ_INPUT */
+    fb_cursor_skip(&c, 16);
+  } else if (code == 0x98268) { /* FSCTL_OFFLOAD_WRITE: FSCTL_OFFLOAD_WRITE_INPUT (UNVERIFIED) */
+    fb_cursor_skip(&c, 8);
+  } else {
+    return;
+  }
+  pml_field(w, "Offset");
+  pml_put_sgrouped(w->b, (int64_t)fb_cursor_u64(&c));
+  pml_field(w, "Length");
+  pml_put_grouped(w->b, fb_cursor_u64(&c));
+}
+
+/* Category of a file-system control code, by name (procmon-parser's lists,
+ * confirmed for the codes in the corpus). */
+static const char *fs_control_category(uint32_t code) {
+  static const char *const read[] = {"FSCTL_OFFLOAD_READ", "FSCTL_GET_REPARSE_POINT",
+                                     "FSCTL_READ_RAW_ENCRYPTED"};
+  static const char *const write[] = {"FSCTL_OFFLOAD_WRITE",        "FSCTL_MOVE_FILE",
+                                      "FSCTL_DELETE_REPARSE_POINT", "FSCTL_WRITE_RAW_ENCRYPTED",
+                                      "FSCTL_PIPE_TRANSCEIVE",      "FSCTL_PIPE_INTERNAL_TRANSCEIVE"};
+  static const char *const write_meta[] = {
+      "FSCTL_SET_COMPRESSION",  "FSCTL_WRITE_PROPERTY_DATA", "FSCTL_SET_OBJECT_ID",
+      "FSCTL_DELETE_OBJECT_ID", "FSCTL_SET_REPARSE_POINT",   "FSCTL_SET_SPARSE",
+      "FSCTL_SET_ENCRYPTION",   "FSCTL_CREATE_USN_JOURNAL",  "FSCTL_WRITE_USN_CLOSE_RECORD",
+      "FSCTL_EXTEND_VOLUME",    "FSCTL_DELETE_USN_JOURNAL"};
+  static const char *const read_meta[] = {
+      "FSCTL_QUERY_RETRIEVAL_POINTERS",  "FSCTL_GET_COMPRESSION",        "FSCTL_QUERY_FAT_BPB",
+      "FSCTL_FILESYSTEM_GET_STATISTICS", "FSCTL_GET_NTFS_VOLUME_DATA",   "FSCTL_GET_NTFS_FILE_RECORD",
+      "FSCTL_GET_VOLUME_BITMAP",         "FSCTL_GET_RETRIEVAL_POINTERS", "FSCTL_IS_VOLUME_DIRTY",
+      "FSCTL_READ_PROPERTY_DATA",        "FSCTL_FIND_FILES_BY_SID",      "FSCTL_GET_OBJECT_ID",
+      "FSCTL_READ_USN_JOURNAL",          "FSCTL_SET_OBJECT_ID_EXTENDED", "FSCTL_CREATE_OR_GET_OBJECT_ID",
+      "FSCTL_READ_FILE_USN_DATA",        "FSCTL_QUERY_USN_JOURNAL"};
+  const char *name = pml_name_find(pml_ioctl_names, pml_ioctl_names_count, code);
+
+  if (!name)
+    return NULL;
+  for (size_t i = 0; i < COUNT(read); i++)
+    if (!strcmp(name, read[i]))
+      return "Read";
+  for (size_t i = 0; i < COUNT(write); i++)
+    if (!strcmp(name, write[i]))
+      return "Write";
+  for (size_t i = 0; i < COUNT(write_meta); i++)
+    if (!strcmp(name, write_meta[i]))
+      return "Write Metadata";
+  for (size_t i = 0; i < COUNT(read_meta); i++)
+    if (!strcmp(name, read_meta[i]))
+      return "Read Metadata";
+  return NULL;
 }
 
 /* ---- CreateFileMapping ---- */
@@ -467,7 +544,7 @@ static void fs_control_detail(const struct pml_fs *fs, struct pml_dw *w) {
  * CreateFileMapping row of the corpus CSVs (docs/pml-render.md). */
 static void fs_put_page_protection(struct fb_strbuf *b, uint32_t prot) {
   static const struct pml_flag order[] = {
-      {0x02, "PAGE_READONLY"}, {0x04, "PAGE_READWRITE"},     {0x08, "PAGE_WRITECOPY"},
+      {0x02, "PAGE_READONLY"}, {0x04, "PAGE_READWRITE"},    {0x08, "PAGE_WRITECOPY"},
       {0x10, "PAGE_EXECUTE"},  {0x20, "PAGE_EXECUTE_READ"}, {0x40, "PAGE_EXECUTE_READWRITE"},
   };
   for (size_t i = 0; i < COUNT(order); i++) {
@@ -496,6 +573,243 @@ static void fs_mapping_detail(const struct pml_fs *fs, struct pml_dw *w) {
   fs_put_page_protection(w->b, pml_fs_b32(fs, 0x10, 0x14));
 }
 
+/* ---- Query/Set information: the returned buffer is the extra detail,
+ * the buffer set is the tail after the path ---- */
+
+static void put_bool(struct fb_strbuf *b, int v) {
+  fb_strbuf_puts(b, v ? "True" : "False");
+}
+
+static void put_basic_info(struct pml_dw *w, const uint8_t *p, size_t n) {
+  static const char *const times[] = {"CreationTime", "LastAccessTime", "LastWriteTime", "ChangeTime"};
+  for (int i = 0; i < 4; i++) {
+    pml_field(w, times[i]);
+    pml_put_filetime(w->b, pml_get64(p, n, 8 * (size_t)i));
+  }
+  pml_field(w, "FileAttributes");
+  fs_put_attributes(w->b, pml_get32(p, n, 32));
+}
+
+static void put_standard_info(struct pml_dw *w, const uint8_t *p, size_t n) {
+  pml_field(w, "AllocationSize");
+  pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 0));
+  pml_field(w, "EndOfFile");
+  pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 8));
+  pml_field(w, "NumberOfLinks");
+  pml_put_grouped(w->b, pml_get32(p, n, 16));
+  pml_field(w, "DeletePending");
+  put_bool(w->b, pml_get8(p, n, 20));
+  pml_field(w, "Directory");
+  put_bool(w->b, pml_get8(p, n, 21));
+}
+
+static void put_name_info(struct pml_dw *w, const uint8_t *p, size_t n) {
+  uint32_t len = pml_get32(p, n, 0);
+
+  pml_field(w, "Name");
+  if (n >= 4)
+    fb_strbuf_utf16(w->b, p + 4, (len <= n - 4 ? len : n - 4) / 2);
+}
+
+static const char *const alignments[] = {"Byte", "Word", NULL, "Long", NULL, NULL, NULL, "Quad"};
+
+static void put_all_info(struct pml_dw *w, const uint8_t *p, size_t n) {
+  uint32_t align = pml_get32(p, n, 92);
+
+  put_basic_info(w, p, n);
+  put_standard_info(w, p + 40 <= p + n ? p + 40 : p, n >= 40 ? n - 40 : 0);
+  pml_field(w, "IndexNumber");
+  fb_strbuf_printf(w->b, "0x%llx", (unsigned long long)pml_get64(p, n, 64));
+  pml_field(w, "EaSize");
+  pml_put_grouped(w->b, pml_get32(p, n, 72));
+  pml_field(w, "Access");
+  fs_put_access(w->b, pml_get32(p, n, 76));
+  pml_field(w, "Position");
+  pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 80));
+  pml_field(w, "Mode");
+  pml_put_flags(w->b, pml_get32(p, n, 88), fs_options, COUNT(fs_options), ", ");
+  pml_field(w, "AlignmentRequirement");
+  if (align < COUNT(alignments) && alignments[align])
+    fb_strbuf_puts(w->b, alignments[align]);
+  else
+    fb_strbuf_printf(w->b, "0x%x", align);
+  /* FileNameInformation follows, but Procmon does not print it */
+}
+
+static void put_network_open_info(struct pml_dw *w, const uint8_t *p, size_t n) {
+  static const char *const names[] = {"CreationTime", "LastAccessTime", "LastWriteTime",
+                                      "ChangeTime",   "AllocationSize", "EndOfFile"};
+  /* Procmon prints AllocationSize and EndOfFile as dates too */
+  for (int i = 0; i < 6; i++) {
+    pml_field(w, names[i]);
+    pml_put_filetime(w->b, pml_get64(p, n, 8 * (size_t)i));
+  }
+  pml_field(w, "FileAttributes");
+  fs_put_attributes(w->b, pml_get32(p, n, 48));
+}
+
+static void fs_query_info_detail(const struct pml_event *ev, const struct pml_fs *fs, struct pml_dw *w) {
+  const uint8_t *p = ev->extra;
+  size_t n = ev->extra ? ev->extra_size : 0;
+
+  if (!p)
+    return;
+  switch (fs->subop) {
+  case 0x04: put_basic_info(w, p, n); break;
+  case 0x05: put_standard_info(w, p, n); break;
+  case 0x06:
+    pml_field(w, "IndexNumber");
+    fb_strbuf_printf(w->b, "0x%llx", (unsigned long long)pml_get64(p, n, 0));
+    break;
+  case 0x09: put_name_info(w, p, n); break;
+  case 0x12: put_all_info(w, p, n); break;
+  case 0x22: put_network_open_info(w, p, n); break;
+  case 0x23:
+    pml_field(w, "Attributes");
+    fs_put_attributes(w->b, pml_get32(p, n, 0));
+    pml_field(w, "ReparseTag");
+    fb_strbuf_printf(w->b, "0x%x", pml_get32(p, n, 4));
+    break;
+  default: break;
+  }
+}
+
+static const struct pml_flag fs_volume_attributes[] = {
+    {0x2, "Case Preserved"},  {0x1, "Case Sensitive"},    {0x4, "Unicode"}, {0x8, "ACLs"},
+    {0x10, "Compression"},    {0x40000, "Named Streams"}, {0x20000, "EFS"}, {0x10000, "Object IDs"},
+    {0x80, "Reparse Points"}, {0x40, "Sparse Files"},     {0x20, "Quotas"}, {0x200000, "Transactions"},
+};
+
+static void fs_query_volume_detail(const struct pml_event *ev, const struct pml_fs *fs, struct pml_dw *w) {
+  const uint8_t *p = ev->extra;
+  size_t n = ev->extra ? ev->extra_size : 0;
+
+  if (!p)
+    return;
+  switch (fs->subop) {
+  case 1: { /* FILE_FS_VOLUME_INFORMATION */
+    uint32_t serial = pml_get32(p, n, 8), label = pml_get32(p, n, 12);
+    pml_field(w, "VolumeCreationTime");
+    pml_put_filetime(w->b, pml_get64(p, n, 0));
+    pml_field(w, "VolumeSerialNumber");
+    fb_strbuf_printf(w->b, "%04X-%04X", serial >> 16, serial & 0xFFFF);
+    pml_field(w, "SupportsObjects");
+    put_bool(w->b, pml_get8(p, n, 16));
+    pml_field(w, "VolumeLabel");
+    if (n > 18)
+      fb_strbuf_utf16(w->b, p + 18, (label <= n - 18 ? label : n - 18) / 2);
+    break;
+  }
+  case 3: /* FILE_FS_SIZE_INFORMATION */
+  case 7: /* FILE_FS_FULL_SIZE_INFORMATION */
+    pml_field(w, "TotalAllocationUnits");
+    pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 0));
+    pml_field(w, fs->subop == 3 ? "AvailableAllocationUnits" : "CallerAvailableAllocationUnits");
+    pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 8));
+    if (fs->subop == 7) {
+      pml_field(w, "ActualAvailableAllocationUnits");
+      pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 16));
+    }
+    pml_field(w, "SectorsPerAllocationUnit");
+    pml_put_grouped(w->b, pml_get32(p, n, fs->subop == 3 ? 16 : 24));
+    pml_field(w, "BytesPerSector");
+    pml_put_grouped(w->b, pml_get32(p, n, fs->subop == 3 ? 20 : 28));
+    break;
+  case 5: { /* FILE_FS_ATTRIBUTE_INFORMATION */
+    uint32_t attrs = pml_get32(p, n, 0), left, name = pml_get32(p, n, 8);
+    pml_field(w, "FileSystemAttributes");
+    left = pml_put_flags(w->b, attrs, fs_volume_attributes, COUNT(fs_volume_attributes), ", ");
+    if (left)
+      fb_strbuf_printf(w->b, "%s0x%x", left != attrs ? ", " : "", left);
+    pml_field(w, "MaximumComponentNameLength");
+    pml_put_grouped(w->b, pml_get32(p, n, 4));
+    pml_field(w, "FileSystemName");
+    if (n > 12)
+      fb_strbuf_utf16(w->b, p + 12, (name <= n - 12 ? name : n - 12) / 2);
+    break;
+  }
+  case 8: /* FILE_FS_OBJECTID_INFORMATION */
+    pml_field(w, "ObjectId");
+    for (size_t i = 0; i < 16 && i < n; i++)
+      fb_strbuf_printf(w->b, "%02X", p[i]);
+    break;
+  default: break;
+  }
+}
+
+static void fs_set_info_detail(const struct pml_fs *fs, struct pml_dw *w) {
+  struct fb_cursor c = fs->tail;
+  size_t n = fb_cursor_left(&c);
+  const uint8_t *p = n ? c.p + c.pos : NULL;
+
+  switch (fs->subop) {
+  case 0x04: put_basic_info(w, p, n); break;
+  case 0x0D:
+    pml_field(w, "Delete");
+    put_bool(w->b, pml_get8(p, n, 0));
+    break;
+  case 0x13:
+    pml_field(w, "AllocationSize");
+    pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 0));
+    break;
+  case 0x14:
+    pml_field(w, "EndOfFile");
+    pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 0));
+    break;
+  case 0x27:
+    pml_field(w, "ValidDataLength");
+    pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 0));
+    break;
+  default: break;
+  }
+}
+
+/* ---- LockUnlockFile: FLT_PARAMETERS.LockControl in B, the length in the tail ---- */
+
+static void fs_lock_detail(const struct pml_fs *fs, struct pml_dw *w) {
+  struct fb_cursor c = fs->tail;
+  uint32_t length = fb_cursor_u32(&c); /* a LARGE_INTEGER, of which Procmon prints the low half */
+
+  if (fs->subop == 1) {
+    pml_field(w, "Exclusive");
+    put_bool(w->b, pml_get8(fs->pb, fs->pb_len, fs->ptr == 8 ? 0x2D : 0x21));
+  }
+  if (fs->subop == 1 || fs->subop == 2) {
+    pml_field(w, "Offset");
+    pml_put_sgrouped(w->b, (int64_t)pml_fs_b64(fs, 0x14, 0x1C));
+    pml_field(w, "Length");
+    pml_put_grouped(w->b, length);
+  }
+  if (fs->subop == 1) {
+    pml_field(w, "Fail Immediately");
+    put_bool(w->b, pml_get8(fs->pb, fs->pb_len, fs->ptr == 8 ? 0x2C : 0x20));
+  }
+}
+
+static const struct pml_flag fs_security_info[] = {
+    {0x1, "Owner"},
+    {0x2, "Group"},
+    {0x4, "DACL"},
+    {0x8, "SACL"},
+    {0x10, "Label"},
+    {0x20, "Attribute"},
+    {0x40, "Scope"},
+    {0x80, "Process Trust Label"},
+    {0x80000000u, "DACL Protected"},
+    {0x40000000, "SACL Protected"},
+    {0x20000000, "DACL Unprotected"},
+    {0x10000000, "SACL Unprotected"},
+};
+
+static void fs_security_detail(const struct pml_fs *fs, struct pml_dw *w) {
+  uint32_t info = pml_fs_b32(fs, 0x0C, 0x0C), left;
+
+  pml_field(w, "Information");
+  left = pml_put_flags(w->b, info, fs_security_info, COUNT(fs_security_info), ", ");
+  if (left) /* bits Procmon has no name for */
+    fb_strbuf_printf(w->b, "%s0x%x", left != info ? ", " : "", left);
+}
+
 void pml_fs_detail(const struct pml_file *f, const struct pml_event *ev, const struct pml_fs *fs,
                    struct pml_dw *w) {
   (void)f;
@@ -512,14 +826,25 @@ void pml_fs_detail(const struct pml_file *f, const struct pml_event *ev, const s
     }
     break;
   case FS_FSCTL:
-  case FS_IOCTL: fs_control_detail(fs, w); break;
+  case FS_IOCTL: fs_control_detail(ev, fs, w); break;
   case FS_CREATE_FILE_MAPPING: fs_mapping_detail(fs, w); break;
-  case FS_SET_INFO:
-    if (fs->subop == 0x0D) {
-      struct fb_cursor c = fs->tail;
-      pml_field(w, "Delete");
-      fb_strbuf_puts(w->b, fb_cursor_u8(&c) ? "True" : "False");
-    }
+  case FS_SET_INFO: fs_set_info_detail(fs, w); break;
+  case FS_QUERY_INFO: fs_query_info_detail(ev, fs, w); break;
+  case FS_QUERY_VOLUME: fs_query_volume_detail(ev, fs, w); break;
+  case FS_LOCK_UNLOCK: fs_lock_detail(fs, w); break;
+  case FS_QUERY_SECURITY:
+  case FS_SET_SECURITY: fs_security_detail(fs, w); break;
+  case FS_ACQUIRE_MOD_WRITE: {
+    struct fb_cursor c = fs->tail;
+    pml_field(w, "EndingOffset");
+    pml_put_sgrouped(w->b, (int64_t)fb_cursor_u64(&c));
+    break;
+  }
+  case FS_MDL_READ_COMPLETE:
+    pml_field(w, "MDL");
+    fb_strbuf_printf(w->b, "0x%llx",
+                     (unsigned long long)pml_get64(fs->pb, fs->pb_len, 0x0C) &
+                         (fs->ptr == 8 ? ~0ull : 0xFFFFFFFFull));
     break;
   default: break;
   }
@@ -559,6 +884,8 @@ void pml_fs_category(const struct pml_event *ev, const struct pml_fs *fs, struct
     if (fs->subop == 1 || fs->subop == 2)
       cat = "Read Metadata";
     break;
+  case FS_FSCTL:
+  case FS_IOCTL: cat = fs_control_category(pml_fs_b32(fs, 0x14, 0x1C)); break;
   default: break;
   }
   if (cat)

@@ -17,6 +17,9 @@
 
 /* A string inside a detail block (format doc 7.1): announced by a u16
  * (bit 15 = ASCII, low 15 bits = characters), characters stored later. */
+/* Longest Detail Procmon writes, in UTF-16 code units. */
+#define PML_DETAIL_MAX_CHARS 4095
+
 struct pml_dstr {
   const uint8_t *p;
   uint32_t nchars;

@@ -178,7 +178,7 @@ static void net_put_host(const struct pml_file *f, struct fb_strbuf *b, const ui
   const char *name = f ? pml_host_name(f, addr, v4) : NULL;
   char text[64];
 
-  if (name) {
+  if (name && *name) {
     fb_strbuf_puts(b, name);
   } else if (inet_ntop(v4 ? AF_INET : AF_INET6, addr, text, sizeof(text))) {
     fb_strbuf_puts(b, text);
@@ -188,7 +188,7 @@ static void net_put_host(const struct pml_file *f, struct fb_strbuf *b, const ui
 static void net_put_port(const struct pml_file *f, struct fb_strbuf *b, uint16_t port, int tcp) {
   const char *name = f ? pml_port_name(f, port, tcp) : NULL;
 
-  if (name)
+  if (name && *name)
     fb_strbuf_puts(b, name);
   else
     fb_strbuf_printf(b, "%u", port);

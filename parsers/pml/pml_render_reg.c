@@ -190,9 +190,7 @@ static void reg_put_data(struct pml_dw *w, uint32_t type, const uint8_t *p, size
       fb_strbuf_printf(w->b, "%u", fb_le32(p));
     }
     break;
-  case 11: /* REG_QWORD: Procmon before 3.60 prints no value */
-    pml_field(w, "Data");
-    break;
+  case 11: /* REG_QWORD: Procmon before 3.60 prints no value */ pml_field(w, "Data"); break;
   case 0:  /* REG_NONE */
   case 3:  /* REG_BINARY */
   case 5:  /* REG_DWORD_BIG_ENDIAN */
@@ -205,9 +203,7 @@ static void reg_put_data(struct pml_dw *w, uint32_t type, const uint8_t *p, size
         fb_strbuf_printf(w->b, i ? " %02X" : "%02X", p[i]);
     }
     break;
-  default: /* a type Procmon does not know: the field, empty */
-    pml_field(w, "Data");
-    break;
+  default: /* a type Procmon does not know: the field, empty */ pml_field(w, "Data"); break;
   }
 }
 
