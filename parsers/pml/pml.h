@@ -123,6 +123,13 @@ int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, str
 void pml_frame_resolve(const struct pml_file *f, const struct pml_event *ev, uint32_t i,
                        struct ev_frame *out);
 
+/* The raw return address of frame i (0 if i is past the stack). */
+uint64_t pml_frame_address(const struct pml_file *f, const struct pml_event *ev, uint32_t i);
+
+/* The name the capture was opened under (path, or the name given to
+ * pml_open_memory), for messages. */
+const char *pml_file_name(const struct pml_file *f);
+
 /* Feed every event (and the processes and images) to an evidence sink. */
 int pml_emit_evidence(struct pml_file *f, const struct ev_sink *sink, struct fb_error *err);
 
