@@ -65,16 +65,20 @@ void pml_field(struct pml_dw *w, const char *name) {
   fb_strbuf_puts(w->b, ": ");
 }
 
-void pml_put_grouped(struct fb_strbuf *b, uint64_t v) {
-  fb_strbuf_grouped(b, v, ',');
+static int is_es(const struct pml_dw *w) {
+  return w->o && w->o->locale == PML_RENDER_ES_ES;
 }
 
-void pml_put_sgrouped(struct fb_strbuf *b, int64_t v) {
+void pml_put_num(struct pml_dw *w, uint64_t v) {
+  fb_strbuf_grouped(w->b, v, is_es(w) ? '.' : ',');
+}
+
+void pml_put_snum(struct pml_dw *w, int64_t v) {
   if (v < 0) {
-    fb_strbuf_putc(b, '-');
-    pml_put_grouped(b, (uint64_t)0 - (uint64_t)v);
+    fb_strbuf_putc(w->b, '-');
+    pml_put_num(w, (uint64_t)0 - (uint64_t)v);
   } else {
-    pml_put_grouped(b, (uint64_t)v);
+    pml_put_num(w, (uint64_t)v);
   }
 }
 
@@ -91,18 +95,26 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
   *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-void pml_put_filetime(struct fb_strbuf *b, uint64_t ft) {
-  /* FILETIME epoch 1601-01-01 is 134774 days before 1970-01-01 */
-  uint64_t secs = ft / 10000000u;
-  int64_t days = (int64_t)(secs / 86400u) - 134774;
-  unsigned sod = (unsigned)(secs % 86400u), h = sod / 3600, hour12;
+void pml_put_date(struct pml_dw *w, uint64_t ft) {
+  /* FILETIME epoch 1601-01-01 is 134774 days before 1970-01-01; the value
+   * is signed for Procmon (SetBasicInformation's -1 "do not change") */
+  int64_t ticks = (int64_t)ft, secs, days, sod;
   int64_t y;
-  unsigned m, d;
+  unsigned m, d, h;
 
-  civil_from_days(days, &y, &m, &d);
-  hour12 = h % 12 ? h % 12 : 12;
-  fb_strbuf_printf(b, "%u/%u/%lld %u:%02u:%02u %s", m, d, (long long)y, hour12, (sod / 60) % 60, sod % 60,
-                   h < 12 ? "AM" : "PM");
+  secs = ticks >= 0 ? ticks / 10000000 : -((-(ticks + 1)) / 10000000) - 1;
+  secs += w->o ? w->o->utc_offset : 0;
+  days = secs >= 0 ? secs / 86400 : -((-(secs + 1)) / 86400) - 1;
+  sod = secs - days * 86400;
+  h = (unsigned)(sod / 3600);
+  civil_from_days(days - 134774, &y, &m, &d);
+  if (is_es(w)) {
+    fb_strbuf_printf(w->b, "%02u/%02u/%lld %u:%02u:%02u", d, m, (long long)y, h, (unsigned)(sod / 60 % 60),
+                     (unsigned)(sod % 60));
+    return;
+  }
+  fb_strbuf_printf(w->b, "%u/%u/%lld %u:%02u:%02u %s", m, d, (long long)y, h % 12 ? h % 12 : 12,
+                   (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), h < 12 ? "AM" : "PM");
 }
 
 void pml_put_seconds(struct fb_strbuf *b, uint64_t ticks) {
@@ -154,6 +166,11 @@ static const char *const profiling_ops[] = {"Thread Profiling", "Process Profili
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 void pml_render_operation(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
+  pml_render_operation_opts(f, ev, NULL, out);
+}
+
+void pml_render_operation_opts(const struct pml_file *f, const struct pml_event *ev,
+                               const struct pml_render_opts *o, struct fb_strbuf *out) {
   const char *name = NULL;
   struct pml_fs fs;
 
@@ -175,7 +192,7 @@ void pml_render_operation(const struct pml_file *f, const struct pml_event *ev, 
     break;
   case PML_CLASS_FILE_SYSTEM:
     pml_fs_parse(f, ev, &fs);
-    pml_fs_operation(ev, &fs, out);
+    pml_fs_operation(ev, &fs, o && o->procmon >= 360, out);
     return;
   default: break;
   }
@@ -230,7 +247,12 @@ static void cut_detail(struct fb_strbuf *out, size_t start) {
 }
 
 void pml_render_detail(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
-  struct pml_dw w = {out, 0};
+  pml_render_detail_opts(f, ev, NULL, out);
+}
+
+void pml_render_detail_opts(const struct pml_file *f, const struct pml_event *ev,
+                            const struct pml_render_opts *o, struct fb_strbuf *out) {
+  struct pml_dw w = {out, 0, o};
   struct pml_fs fs;
   size_t start = out->len;
 

@@ -114,14 +114,14 @@ uint64_t pml_fs_b64(const struct pml_fs *fs, size_t x86, size_t x64) {
 
 /* The name of a sub-operation, NULL when Procmon (before 3.60, which wrote
  * every CSV of the corpus) did not know it and printed "<Unknown>". */
-static const char *fs_subop_name(unsigned op, unsigned sub) {
+static const char *fs_subop_name(unsigned op, unsigned sub, int modern) {
   switch (op) {
   case FS_QUERY_INFO:
-    if (sub >= 0x47) /* QueryCaseSensitiveInformation and later */
+    if (sub >= 0x47 && !modern) /* QueryCaseSensitiveInformation and later */
       return NULL;
     return pml_name_find(pml_query_info_names, pml_query_info_names_count, sub);
   case FS_SET_INFO:
-    if (sub >= 0x43) /* SetStorageReservedIdInformation and later */
+    if (sub >= 0x43 && !modern) /* SetStorageReservedIdInformation and later */
       return NULL;
     return pml_name_find(pml_set_info_names, pml_set_info_names_count, sub);
   case FS_QUERY_VOLUME: return pml_name_find(pml_query_volume_names, pml_query_volume_names_count, sub);
@@ -142,11 +142,12 @@ static int fs_has_subops(unsigned op) {
          op == FS_DIRECTORY_CONTROL || op == FS_LOCK_UNLOCK || op == FS_PNP;
 }
 
-void pml_fs_operation(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out) {
+void pml_fs_operation(const struct pml_event *ev, const struct pml_fs *fs, int modern,
+                      struct fb_strbuf *out) {
   const char *name = ev->operation < COUNT(fs_ops) ? fs_ops[ev->operation] : NULL;
 
   if (name && fs->subop && fs_has_subops(ev->operation))
-    name = fs_subop_name(ev->operation, fs->subop);
+    name = fs_subop_name(ev->operation, fs->subop, modern);
   fb_strbuf_puts(out, name ? name : "<Unknown>");
 }
 
@@ -269,25 +270,8 @@ static const char *const fs_dispositions[] = {"Supersede", "Open",      "Create"
 static const char *const fs_open_results[] = {"Superseded",  "Opened", "Created",
                                               "Overwritten", "Exists", "DoesNotExist"};
 
-/* A SID as S-1-5-18 (Procmon shows the account name it resolves on the
- * machine that displays the log; the PML holds only the SID). */
-static void put_sid(struct fb_strbuf *b, const uint8_t *sid, size_t len) {
-  uint64_t auth = 0;
-  unsigned count;
-
-  if (len < 8 || sid[0] != 1)
-    return;
-  count = sid[1];
-  if (len < 8 + 4 * (size_t)count)
-    return;
-  for (int i = 2; i < 8; i++)
-    auth = (auth << 8) | sid[i];
-  fb_strbuf_printf(b, "S-1-%llu", (unsigned long long)auth);
-  for (unsigned i = 0; i < count; i++)
-    fb_strbuf_printf(b, "-%u", fb_le32(sid + 8 + 4 * i));
-}
-
-static void fs_create_detail(const struct pml_event *ev, const struct pml_fs *fs, struct pml_dw *w) {
+static void fs_create_detail(const struct pml_file *f, const struct pml_event *ev, const struct pml_fs *fs,
+                             struct pml_dw *w) {
   struct fb_cursor c = fs->tail;
   uint32_t access = fb_cursor_u32(&c);
   uint8_t sid_len = fb_cursor_u8(&c);
@@ -317,12 +301,12 @@ static void fs_create_detail(const struct pml_event *ev, const struct pml_fs *fs
     pml_put_flags(w->b, share, fs_share, COUNT(fs_share), ", ");
   pml_field(w, "AllocationSize");
   if (disp == 0 || disp == 2 || disp == 3 || disp == 5)
-    pml_put_grouped(w->b, pml_fs_b32(fs, 0x24, 0x34));
+    pml_put_num(w, pml_fs_b32(fs, 0x24, 0x34));
   else
     fb_strbuf_puts(w->b, "n/a");
   if (sid) {
     pml_field(w, "Impersonating");
-    put_sid(w->b, sid, sid_len);
+    pml_put_account(f, w->b, sid, sid_len);
   }
   if (ev->extra && ev->extra_size >= 4) {
     uint32_t r = fb_le32(ev->extra);
@@ -352,9 +336,9 @@ static void fs_rw_detail(const struct pml_event *ev, const struct pml_fs *fs, st
   if (ev->extra && ev->extra_size >= 4)
     length = fb_le32(ev->extra); /* bytes actually transferred */
   pml_field(w, "Offset");
-  pml_put_sgrouped(w->b, offset);
+  pml_put_snum(w, offset);
   pml_field(w, "Length");
-  pml_put_grouped(w->b, length);
+  pml_put_num(w, length);
   if (io_flags) {
     pml_field(w, "I/O Flags");
     pml_put_flags(w->b, io_flags, fs_io_flags, COUNT(fs_io_flags), ", ");
@@ -415,7 +399,17 @@ static size_t dir_name_offset(uint32_t cls, size_t *len_off) {
  * FileInformationClass into the third field: it replaces entry "2" of a
  * listing without filter, follows the only entry after a Filter, and is left
  * out when there are fewer than two fields (docs/pml-render.md). */
+enum dir_style {
+  DIR_CLASS_THIRD, /* Procmon 3.5x: FileInformationClass in field 2 */
+  DIR_CLASS_NONE,  /* the export of win7-sp1-x86-mixed (Procmon 3.4, we infer): no class */
+  DIR_CLASS_FIRST, /* Procmon 3.61: the class first */
+};
+
 static void fs_query_directory_detail(const struct pml_event *ev, const struct pml_fs *fs, struct pml_dw *w) {
+  enum dir_style style = !w->o || !w->o->procmon ? DIR_CLASS_THIRD
+                         : w->o->procmon < 350   ? DIR_CLASS_NONE
+                         : w->o->procmon < 360   ? DIR_CLASS_THIRD
+                                                 : DIR_CLASS_FIRST;
   struct pml_dstr filter;
   uint32_t cls = pml_fs_b32(fs, 0x14, 0x1C);
   size_t len_off = 0, name_off = dir_name_offset(cls, &len_off);
@@ -437,11 +431,19 @@ static void fs_query_directory_detail(const struct pml_event *ev, const struct p
   }
   fs_dir_filter(fs, &filter);
   number = filter.nchars ? 1 : 0;
+  if (style == DIR_CLASS_FIRST) {
+    /* 3.61 (es-ES capture): FileInformationClass first, then the Filter,
+     * entries numbered by their field position (UNVERIFIED without filter) */
+    pml_field(w, "FileInformationClass");
+    put_info_class(w->b, cls);
+    number++;
+  }
   if (filter.nchars) {
     pml_field(w, "Filter");
     pml_put_dstr(w->b, &filter);
-    field++;
   }
+  /* only the 3.5x layout puts the class into field 2 */
+  field = style == DIR_CLASS_THIRD ? (filter.nchars ? 1 : 0) : 3;
   pos = 0;
   for (unsigned e = 0; e < entries; e++, field++, number++) {
     uint32_t next = pml_get32(ev->extra, size, pos);
@@ -490,9 +492,9 @@ static void fs_control_detail(const struct pml_event *ev, const struct pml_fs *f
     return;
   }
   pml_field(w, "Offset");
-  pml_put_sgrouped(w->b, (int64_t)fb_cursor_u64(&c));
+  pml_put_snum(w, (int64_t)fb_cursor_u64(&c));
   pml_field(w, "Length");
-  pml_put_grouped(w->b, fb_cursor_u64(&c));
+  pml_put_num(w, fb_cursor_u64(&c));
 }
 
 /* Category of a file-system control code, by name (procmon-parser's lists,
@@ -584,7 +586,7 @@ static void put_basic_info(struct pml_dw *w, const uint8_t *p, size_t n) {
   static const char *const times[] = {"CreationTime", "LastAccessTime", "LastWriteTime", "ChangeTime"};
   for (int i = 0; i < 4; i++) {
     pml_field(w, times[i]);
-    pml_put_filetime(w->b, pml_get64(p, n, 8 * (size_t)i));
+    pml_put_date(w, pml_get64(p, n, 8 * (size_t)i));
   }
   pml_field(w, "FileAttributes");
   fs_put_attributes(w->b, pml_get32(p, n, 32));
@@ -592,11 +594,11 @@ static void put_basic_info(struct pml_dw *w, const uint8_t *p, size_t n) {
 
 static void put_standard_info(struct pml_dw *w, const uint8_t *p, size_t n) {
   pml_field(w, "AllocationSize");
-  pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 0));
+  pml_put_snum(w, (int64_t)pml_get64(p, n, 0));
   pml_field(w, "EndOfFile");
-  pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 8));
+  pml_put_snum(w, (int64_t)pml_get64(p, n, 8));
   pml_field(w, "NumberOfLinks");
-  pml_put_grouped(w->b, pml_get32(p, n, 16));
+  pml_put_num(w, pml_get32(p, n, 16));
   pml_field(w, "DeletePending");
   put_bool(w->b, pml_get8(p, n, 20));
   pml_field(w, "Directory");
@@ -621,11 +623,11 @@ static void put_all_info(struct pml_dw *w, const uint8_t *p, size_t n) {
   pml_field(w, "IndexNumber");
   fb_strbuf_printf(w->b, "0x%llx", (unsigned long long)pml_get64(p, n, 64));
   pml_field(w, "EaSize");
-  pml_put_grouped(w->b, pml_get32(p, n, 72));
+  pml_put_num(w, pml_get32(p, n, 72));
   pml_field(w, "Access");
   fs_put_access(w->b, pml_get32(p, n, 76));
   pml_field(w, "Position");
-  pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 80));
+  pml_put_snum(w, (int64_t)pml_get64(p, n, 80));
   pml_field(w, "Mode");
   pml_put_flags(w->b, pml_get32(p, n, 88), fs_options, COUNT(fs_options), ", ");
   pml_field(w, "AlignmentRequirement");
@@ -642,7 +644,7 @@ static void put_network_open_info(struct pml_dw *w, const uint8_t *p, size_t n) 
   /* Procmon prints AllocationSize and EndOfFile as dates too */
   for (int i = 0; i < 6; i++) {
     pml_field(w, names[i]);
-    pml_put_filetime(w->b, pml_get64(p, n, 8 * (size_t)i));
+    pml_put_date(w, pml_get64(p, n, 8 * (size_t)i));
   }
   pml_field(w, "FileAttributes");
   fs_put_attributes(w->b, pml_get32(p, n, 48));
@@ -690,7 +692,7 @@ static void fs_query_volume_detail(const struct pml_event *ev, const struct pml_
   case 1: { /* FILE_FS_VOLUME_INFORMATION */
     uint32_t serial = pml_get32(p, n, 8), label = pml_get32(p, n, 12);
     pml_field(w, "VolumeCreationTime");
-    pml_put_filetime(w->b, pml_get64(p, n, 0));
+    pml_put_date(w, pml_get64(p, n, 0));
     pml_field(w, "VolumeSerialNumber");
     fb_strbuf_printf(w->b, "%04X-%04X", serial >> 16, serial & 0xFFFF);
     pml_field(w, "SupportsObjects");
@@ -703,17 +705,17 @@ static void fs_query_volume_detail(const struct pml_event *ev, const struct pml_
   case 3: /* FILE_FS_SIZE_INFORMATION */
   case 7: /* FILE_FS_FULL_SIZE_INFORMATION */
     pml_field(w, "TotalAllocationUnits");
-    pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 0));
+    pml_put_snum(w, (int64_t)pml_get64(p, n, 0));
     pml_field(w, fs->subop == 3 ? "AvailableAllocationUnits" : "CallerAvailableAllocationUnits");
-    pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 8));
+    pml_put_snum(w, (int64_t)pml_get64(p, n, 8));
     if (fs->subop == 7) {
       pml_field(w, "ActualAvailableAllocationUnits");
-      pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 16));
+      pml_put_snum(w, (int64_t)pml_get64(p, n, 16));
     }
     pml_field(w, "SectorsPerAllocationUnit");
-    pml_put_grouped(w->b, pml_get32(p, n, fs->subop == 3 ? 16 : 24));
+    pml_put_num(w, pml_get32(p, n, fs->subop == 3 ? 16 : 24));
     pml_field(w, "BytesPerSector");
-    pml_put_grouped(w->b, pml_get32(p, n, fs->subop == 3 ? 20 : 28));
+    pml_put_num(w, pml_get32(p, n, fs->subop == 3 ? 20 : 28));
     break;
   case 5: { /* FILE_FS_ATTRIBUTE_INFORMATION */
     uint32_t attrs = pml_get32(p, n, 0), left, name = pml_get32(p, n, 8);
@@ -722,7 +724,7 @@ static void fs_query_volume_detail(const struct pml_event *ev, const struct pml_
     if (left)
       fb_strbuf_printf(w->b, "%s0x%x", left != attrs ? ", " : "", left);
     pml_field(w, "MaximumComponentNameLength");
-    pml_put_grouped(w->b, pml_get32(p, n, 4));
+    pml_put_num(w, pml_get32(p, n, 4));
     pml_field(w, "FileSystemName");
     if (n > 12)
       fb_strbuf_utf16(w->b, p + 12, (name <= n - 12 ? name : n - 12) / 2);
@@ -750,15 +752,15 @@ static void fs_set_info_detail(const struct pml_fs *fs, struct pml_dw *w) {
     break;
   case 0x13:
     pml_field(w, "AllocationSize");
-    pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 0));
+    pml_put_snum(w, (int64_t)pml_get64(p, n, 0));
     break;
   case 0x14:
     pml_field(w, "EndOfFile");
-    pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 0));
+    pml_put_snum(w, (int64_t)pml_get64(p, n, 0));
     break;
   case 0x27:
     pml_field(w, "ValidDataLength");
-    pml_put_sgrouped(w->b, (int64_t)pml_get64(p, n, 0));
+    pml_put_snum(w, (int64_t)pml_get64(p, n, 0));
     break;
   default: break;
   }
@@ -776,9 +778,9 @@ static void fs_lock_detail(const struct pml_fs *fs, struct pml_dw *w) {
   }
   if (fs->subop == 1 || fs->subop == 2) {
     pml_field(w, "Offset");
-    pml_put_sgrouped(w->b, (int64_t)pml_fs_b64(fs, 0x14, 0x1C));
+    pml_put_snum(w, (int64_t)pml_fs_b64(fs, 0x14, 0x1C));
     pml_field(w, "Length");
-    pml_put_grouped(w->b, length);
+    pml_put_num(w, length);
   }
   if (fs->subop == 1) {
     pml_field(w, "Fail Immediately");
@@ -812,9 +814,8 @@ static void fs_security_detail(const struct pml_fs *fs, struct pml_dw *w) {
 
 void pml_fs_detail(const struct pml_file *f, const struct pml_event *ev, const struct pml_fs *fs,
                    struct pml_dw *w) {
-  (void)f;
   switch (ev->operation) {
-  case FS_CREATE_FILE: fs_create_detail(ev, fs, w); break;
+  case FS_CREATE_FILE: fs_create_detail(f, ev, fs, w); break;
   case FS_READ:
   case FS_WRITE: fs_rw_detail(ev, fs, w); break;
   case FS_DIRECTORY_CONTROL:
@@ -837,7 +838,7 @@ void pml_fs_detail(const struct pml_file *f, const struct pml_event *ev, const s
   case FS_ACQUIRE_MOD_WRITE: {
     struct fb_cursor c = fs->tail;
     pml_field(w, "EndingOffset");
-    pml_put_sgrouped(w->b, (int64_t)fb_cursor_u64(&c));
+    pml_put_snum(w, (int64_t)fb_cursor_u64(&c));
     break;
   }
   case FS_MDL_READ_COMPLETE:

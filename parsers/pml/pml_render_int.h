@@ -54,17 +54,22 @@ static inline uint8_t pml_get8(const uint8_t *p, size_t size, size_t off) {
   return off < size ? p[off] : 0;
 }
 
-/* Detail writer: "Name: value" pairs joined by ", ". */
+/* Detail writer: "Name: value" pairs joined by ", ", in the locale and
+ * for the Procmon version of o. */
 struct pml_dw {
   struct fb_strbuf *b;
   int fields;
+  const struct pml_render_opts *o;
 };
 /* Starts a field: ", " unless it is the first, then "Name: ". */
 void pml_field(struct pml_dw *w, const char *name);
-void pml_put_grouped(struct fb_strbuf *b, uint64_t v);
-void pml_put_sgrouped(struct fb_strbuf *b, int64_t v);
-/* FILETIME as Procmon's en-US short date and long time: "7/12/2020 1:17:45 AM" (UTC). */
-void pml_put_filetime(struct fb_strbuf *b, uint64_t ft);
+/* Numbers with the locale's digit grouping: "16,384" (en-US), "16.384" (es-ES). */
+void pml_put_num(struct pml_dw *w, uint64_t v);
+void pml_put_snum(struct pml_dw *w, int64_t v);
+/* A FILETIME inside a Detail, as Procmon prints it: local time by the
+ * export-time offset, "7/12/2020 1:17:45 AM" (en-US), "12/07/2020 1:17:45"
+ * (es-ES). Signed: -1 is the last tick of 1600. */
+void pml_put_date(struct pml_dw *w, uint64_t ft);
 /* 100-ns duration as seconds with 7 decimals: "0.0468750". */
 void pml_put_seconds(struct fb_strbuf *b, uint64_t ticks);
 
@@ -93,7 +98,7 @@ uint64_t pml_fs_b64(const struct pml_fs *fs, size_t x86, size_t x64);
 unsigned pml_ptr_size(const struct pml_file *f);
 
 /* Per class renderers (pml_render_fs.c, pml_render_reg.c, pml_render_proc.c). */
-void pml_fs_operation(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out);
+void pml_fs_operation(const struct pml_event *ev, const struct pml_fs *fs, int modern, struct fb_strbuf *out);
 void pml_fs_path(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out);
 void pml_fs_detail(const struct pml_file *f, const struct pml_event *ev, const struct pml_fs *fs,
                    struct pml_dw *w);
@@ -104,6 +109,8 @@ void pml_reg_detail(const struct pml_file *f, const struct pml_event *ev, struct
 void pml_reg_category(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out);
 
 void pml_proc_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out);
+/* Impersonating: the account of a SID (pml_render_sid.c). */
+void pml_put_account(const struct pml_file *f, struct fb_strbuf *b, const uint8_t *sid, size_t len);
 void pml_proc_detail(const struct pml_file *f, const struct pml_event *ev, struct pml_dw *w);
 void pml_net_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out);
 void pml_net_detail(const struct pml_file *f, const struct pml_event *ev, struct pml_dw *w);

@@ -117,13 +117,13 @@ static void proc_exit_detail(const struct pml_event *ev, struct pml_dw *w) {
   pml_put_seconds(w->b, pml_get64(d, n, 4));
   fb_strbuf_puts(w->b, " seconds");
   pml_field(w, "Private Bytes");
-  pml_put_grouped(w->b, pml_get64(d, n, 36));
+  pml_put_num(w, pml_get64(d, n, 36));
   pml_field(w, "Peak Private Bytes");
-  pml_put_grouped(w->b, pml_get64(d, n, 44));
+  pml_put_num(w, pml_get64(d, n, 44));
   pml_field(w, "Working Set");
-  pml_put_grouped(w->b, pml_get64(d, n, 20));
+  pml_put_num(w, pml_get64(d, n, 20));
   pml_field(w, "Peak Working Set");
-  pml_put_grouped(w->b, pml_get64(d, n, 28));
+  pml_put_num(w, pml_get64(d, n, 28));
 }
 
 void pml_proc_detail(const struct pml_file *f, const struct pml_event *ev, struct pml_dw *w) {

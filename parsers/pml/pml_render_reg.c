@@ -224,7 +224,7 @@ static void reg_query_key_detail(const struct pml_event *ev, const struct reg_vi
 
   if (ev->operation == REG_ENUM_KEY) {
     pml_field(w, "Index");
-    pml_put_grouped(w->b, v->index);
+    pml_put_num(w, v->index);
   } else {
     pml_field(w, "Query");
     if (v->info_class < COUNT(key_info_classes))
@@ -234,7 +234,7 @@ static void reg_query_key_detail(const struct pml_event *ev, const struct reg_vi
   }
   if (!x) {
     pml_field(w, "Length");
-    pml_put_grouped(w->b, v->length);
+    pml_put_num(w, v->length);
     return;
   }
   switch (v->info_class) {
@@ -246,15 +246,15 @@ static void reg_query_key_detail(const struct pml_event *ev, const struct reg_vi
     break;
   case 4: /* KEY_CACHED_INFORMATION */
     pml_field(w, "SubKeys");
-    pml_put_grouped(w->b, pml_get32(x, n, 12));
+    pml_put_num(w, pml_get32(x, n, 12));
     pml_field(w, "Values");
-    pml_put_grouped(w->b, pml_get32(x, n, 20));
+    pml_put_num(w, pml_get32(x, n, 20));
     break;
   case 2: /* KEY_FULL_INFORMATION */
     pml_field(w, "SubKeys");
-    pml_put_grouped(w->b, pml_get32(x, n, 0x14));
+    pml_put_num(w, pml_get32(x, n, 0x14));
     pml_field(w, "Values");
-    pml_put_grouped(w->b, pml_get32(x, n, 0x20));
+    pml_put_num(w, pml_get32(x, n, 0x20));
     break;
   case 5:
     pml_field(w, "UserFlags");
@@ -275,11 +275,11 @@ static void reg_query_value_detail(const struct pml_event *ev, const struct reg_
 
   if (ev->operation == REG_ENUM_VALUE) {
     pml_field(w, "Index");
-    pml_put_grouped(w->b, v->index);
+    pml_put_num(w, v->index);
   }
   if (!x) {
     pml_field(w, "Length");
-    pml_put_grouped(w->b, v->length);
+    pml_put_num(w, v->length);
     return;
   }
   type = pml_get32(x, n, 4);
@@ -294,7 +294,7 @@ static void reg_query_value_detail(const struct pml_event *ev, const struct reg_
     pml_field(w, "Type");
     reg_put_type(w->b, type);
     pml_field(w, "Length");
-    pml_put_grouped(w->b, len);
+    pml_put_num(w, len);
     if (len && data_off <= n)
       reg_put_data(w, type, x + data_off, len <= n - data_off ? len : n - data_off);
   } else if (v->info_class == 2) { /* KEY_VALUE_PARTIAL_INFORMATION */
@@ -302,7 +302,7 @@ static void reg_query_value_detail(const struct pml_event *ev, const struct reg_
     pml_field(w, "Type");
     reg_put_type(w->b, type);
     pml_field(w, "Length");
-    pml_put_grouped(w->b, len);
+    pml_put_num(w, len);
     if (len && n >= 12)
       reg_put_data(w, type, x + 12, len <= n - 12 ? len : n - 12);
   } else {
@@ -342,7 +342,7 @@ static void reg_set_info_detail(const struct reg_view *v, struct pml_dw *w) {
   default: fb_strbuf_printf(w->b, "<Unknown: %u>", v->info_class); break;
   }
   pml_field(w, "Length");
-  pml_put_grouped(w->b, v->length);
+  pml_put_num(w, v->length);
 }
 
 static void reg_set_value_detail(const struct reg_view *v, struct pml_dw *w) {
@@ -353,7 +353,7 @@ static void reg_set_value_detail(const struct reg_view *v, struct pml_dw *w) {
   pml_field(w, "Type");
   reg_put_type(w->b, v->type);
   pml_field(w, "Length");
-  pml_put_grouped(w->b, v->length);
+  pml_put_num(w, v->length);
   if (n > fb_cursor_left(&c))
     n = fb_cursor_left(&c);
   p = n ? fb_cursor_take(&c, n) : NULL;
