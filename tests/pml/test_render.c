@@ -162,6 +162,22 @@ START_TEST(query_basic_and_lock) {
 }
 END_TEST
 
+START_TEST(set_rename) {
+  struct pml_file *f = open_corpus("pml/win10-22h2-x64-covefs.pml");
+  struct rendered r;
+
+  /* no CSV holds a rename: the target is the name Procmon resolved and
+   * stored after FILE_RENAME_INFORMATION (wording UNVERIFIED) */
+  render(f, 240, NULL, &r);
+  ck_assert_str_eq(r.op, "SetRenameInformationFile");
+  ck_assert_str_eq(r.path, "K:\\PoolPart.afb35504-5c74-49fc-bbf5-a97732c2850c\\Backup\\winfsp");
+  ck_assert_str_eq(r.detail, "ReplaceIfExists: False, FileName: "
+                             "K:\\PoolPart.afb35504-5c74-49fc-bbf5-a97732c2850c\\Backup\\.~$winfsp.tmp");
+  ck_assert_str_eq(r.category, "Write Metadata");
+  pml_close(f);
+}
+END_TEST
+
 START_TEST(process_events) {
   struct pml_file *f = open_corpus("pml/win10-1903-x64-process.pml");
   struct rendered r;
@@ -499,6 +515,7 @@ static Suite *suite(void) {
   tcase_add_test(t, create_file_impersonating);
   tcase_add_test(t, query_directory);
   tcase_add_test(t, query_basic_and_lock);
+  tcase_add_test(t, set_rename);
   tcase_add_test(t, process_events);
   tcase_add_test(t, network_events);
   tcase_add_test(t, result_names);
