@@ -301,7 +301,9 @@ static void fs_create_detail(const struct pml_file *f, const struct pml_event *e
     pml_put_flags(w->b, share, fs_share, COUNT(fs_share), ", ");
   pml_field(w, "AllocationSize");
   if (disp == 0 || disp == 2 || disp == 3 || disp == 5)
-    pml_put_num(w, pml_fs_b32(fs, 0x24, 0x34));
+    /* FLT_PARAMETERS.Create.AllocationSize (x64 value seen: 39,012 in
+       win7-sp1-x64-createfile-denied; x86 offset from the structure) */
+    pml_put_snum(w, (int64_t)pml_fs_b64(fs, 0x20, 0x34));
   else
     fb_strbuf_puts(w->b, "n/a");
   if (sid) {
