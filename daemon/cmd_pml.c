@@ -280,7 +280,7 @@ static void tally_print(const char *title, struct tallies *t) {
   memset(t, 0, sizeof(*t));
 }
 
-static void summary_header(struct pml_file *f, struct pml_csv *csv) {
+static void summary_header(struct pml_file *f) {
   const struct pml_header *h = pml_header(f);
   const struct pml_process *sys = pml_system_process(f);
 
@@ -295,7 +295,6 @@ static void summary_header(struct pml_file *f, struct pml_csv *csv) {
   printf("events:            %u\n", h->event_count);
   printf("processes:         %u\n", pml_process_count(f));
   printf("kernel modules:    %u\n", sys ? sys->module_count : 0);
-  (void)csv;
 }
 
 static int run_summary(struct options *o, struct pml_file *f, struct pml_csv *csv, struct render *r) {
@@ -308,7 +307,7 @@ static int run_summary(struct options *o, struct pml_file *f, struct pml_csv *cs
 
   fb_strbuf_init(&tmp);
   fb_strbuf_init(&name);
-  summary_header(f, csv);
+  summary_header(f);
   for (uint64_t i = 0; i < pml_header(f)->event_count; i++) {
     if (pml_event_read(f, i, &ev, &err) < 0) {
       char buf[1200];

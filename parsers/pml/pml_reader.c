@@ -53,6 +53,7 @@ struct pml_file {
   /* process index -> position in procs (dense table), UINT32_MAX = none */
   uint32_t *proc_lookup;
   uint32_t proc_lookup_size;
+  const struct pml_process **proc_sorted; /* by index, when indexes are too sparse for a table */
   const struct pml_process *system;
 
   struct pml_host *hosts;
@@ -73,11 +74,6 @@ struct pml_file {
 };
 
 /* ---- small helpers ---- */
-
-static int fail(struct pml_file *f, struct fb_error *err, int code, uint64_t off, const char *what) {
-  (void)f;
-  return fb_error_set(err, code, off, "%s", what);
-}
 
 /* Append UTF-16LE text to the arena as UTF-8; returns the string. The arena
  * is sized before use, so this cannot run out of room. */
@@ -118,7 +114,7 @@ static int read_header(struct pml_file *f, struct fb_error *err) {
     return fb_error_set(err, FB_ETRUNC, 0, "file is %llu bytes, shorter than the 0x3A8-byte PML header",
                         (unsigned long long)size);
   if (memcmp(d, "PML_", 4) != 0)
-    return fail(f, err, FB_EFORMAT, 0, "not a Procmon capture: signature is not 'PML_'");
+    return fb_error_set(err, FB_EFORMAT, 0, "not a Procmon capture: signature is not 'PML_'");
   h->version = fb_le32(d + 4);
   if (h->version != PML_KNOWN_VERSION)
     return fb_error_set(err, FB_EUNSUP, 4, "PML format version %u; only version 9 is known", h->version);
@@ -152,7 +148,7 @@ static int read_header(struct pml_file *f, struct fb_error *err) {
 static int read_strings(struct pml_file *f, struct fb_error *err) {
   const uint8_t *d = f->view.data;
   uint64_t size = f->view.size, base = f->hdr.string_table_offset;
-  uint64_t count, need = 0;
+  uint64_t count, need = 0, text = 0;
 
   if (!fb_span_ok(size, base, 4))
     return fb_error_set(err, FB_ETRUNC, base, "string table count runs past the end of the file");
@@ -172,7 +168,14 @@ static int read_strings(struct pml_file *f, struct fb_error *err) {
       return fb_error_set(err, FB_ETRUNC, at, "string %llu: length %llu runs past the end of the file",
                           (unsigned long long)i, (unsigned long long)len);
     need += fb_utf16_bound(len / 2);
+    text += len;
   }
+  /* Strings lie one after another in the file: lengths that add up to more
+   * than the file mean entries share bytes, which would make the decoded
+   * text grow with the square of the file size. */
+  if (text > size)
+    return fb_error_set(err, FB_EFORMAT, base, "string table: %llu strings hold %llu bytes, more than the file",
+                        (unsigned long long)count, (unsigned long long)text);
   f->string_count = (uint32_t)count;
   f->strings = calloc(count ? count : 1, sizeof(*f->strings));
   f->arena_size = need + 4096; /* room for host/port names is added later */
@@ -277,6 +280,16 @@ static int module_cmp(const void *a, const void *b) {
   return x->base < y->base ? -1 : x->base > y->base;
 }
 
+enum { PROC_TABLE_MAX = 1 << 16 }; /* 256 KB of lookup table at most */
+
+static int process_index_cmp(const void *a, const void *b) {
+  const struct pml_process *x = *(const struct pml_process *const *)a,
+                           *y = *(const struct pml_process *const *)b;
+  if (x->index != y->index)
+    return x->index < y->index ? -1 : 1;
+  return x < y ? -1 : x > y; /* the first record of a duplicated index wins */
+}
+
 static const char *table_string(const struct pml_file *f, const uint8_t *p) {
   return pml_string(f, fb_le32(p));
 }
@@ -319,6 +332,12 @@ static int scan_processes(struct pml_file *f, uint64_t *total_modules, struct fb
                           (unsigned long long)i, (unsigned long long)modules,
                           (unsigned long long)module_record_size(ptr));
     *total_modules += modules;
+    /* Records may not share bytes (see read_strings): the modules of all
+     * processes together fit in the file. */
+    if (*total_modules * module_record_size(ptr) > size)
+      return fb_error_set(err, FB_EFORMAT, field,
+                          "process %llu: the process records hold %llu modules, more than the file",
+                          (unsigned long long)i, (unsigned long long)*total_modules);
   }
   f->proc_count = (uint32_t)count;
   return FB_OK;
@@ -388,9 +407,10 @@ static int read_processes(struct pml_file *f, struct fb_error *err) {
     if (pr->pid == 4 && f->system == NULL)
       f->system = pr;
   }
-  /* Events name processes by index. Indexes are small and dense in every
-   * capture seen; a table of them is bounded by the process count. */
-  if (count > 0 && (uint64_t)max_index < (uint64_t)count * 4 + 1024) {
+  /* Events name processes by index: Procmon's running process sequence
+   * number (3..4330 in the corpus, not positions). A direct table while the
+   * largest index is moderate, else a sorted array searched by halving. */
+  if (count > 0 && max_index <= PROC_TABLE_MAX) {
     f->proc_lookup_size = max_index + 1;
     f->proc_lookup = malloc((size_t)f->proc_lookup_size * sizeof(uint32_t));
     if (f->proc_lookup == NULL)
@@ -399,6 +419,13 @@ static int read_processes(struct pml_file *f, struct fb_error *err) {
     for (uint32_t i = 0; i < count; i++)
       if (f->proc_lookup[f->procs[i].index] == UINT32_MAX)
         f->proc_lookup[f->procs[i].index] = i;
+  } else if (count > 0) {
+    f->proc_sorted = malloc((size_t)count * sizeof(*f->proc_sorted));
+    if (f->proc_sorted == NULL)
+      return fb_error_set(err, FB_ENOMEM, base, "cannot allocate the process index");
+    for (uint32_t i = 0; i < count; i++)
+      f->proc_sorted[i] = &f->procs[i];
+    qsort(f->proc_sorted, count, sizeof(*f->proc_sorted), process_index_cmp);
   }
   return FB_OK;
 }
@@ -409,9 +436,18 @@ static const struct pml_process *process_by_index(const struct pml_file *f, uint
       return &f->procs[f->proc_lookup[index]];
     return NULL;
   }
-  for (uint32_t i = 0; i < f->proc_count; i++) /* sparse indexes: rare */
-    if (f->procs[i].index == index)
-      return &f->procs[i];
+  if (f->proc_sorted != NULL) {
+    uint32_t lo = 0, hi = f->proc_count;
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (f->proc_sorted[mid]->index < index)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < f->proc_count && f->proc_sorted[lo]->index == index)
+      return f->proc_sorted[lo];
+  }
   return NULL;
 }
 
@@ -527,6 +563,7 @@ void pml_close(struct pml_file *f) {
   free(f->procs);
   free(f->modules);
   free(f->proc_lookup);
+  free(f->proc_sorted);
   free(f->hosts);
   free(f->ports);
   free(f->frames);

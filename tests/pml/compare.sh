@@ -31,7 +31,8 @@ def rows_of(text):
     return list(csv.reader(io.StringIO(text, newline='')))
 
 with gzip.open(csv_path, 'rb') as fh:
-    expected = rows_of(fh.read().decode('utf-8'))
+    raw = fh.read()
+expected = rows_of(raw.decode('utf-8'))
 header, expected = expected[0], expected[1:]
 args = [exe, 'pml', pml, '--csv', '--columns', ','.join(header)] + extra
 spanish = bool(expected) and re.match(r'^\d+:\d\d:\d\d,\d{7}$', expected[0][0] if header[0] == 'Time of Day' else '')
@@ -49,6 +50,12 @@ def run(a):
 
 out = run(args)
 got = rows_of(out)
+# Byte level: BOM, quoting and the CR LF after the header line.
+first_line = raw[:raw.find(b'\n') + 1]
+if out.encode('utf-8').startswith(first_line):
+    print('header line: byte-identical (BOM, quotes, CR LF)')
+else:
+    print('header line differs at byte level:\n  expected %r\n  got      %r' % (first_line, out.encode('utf-8')[:len(first_line)]))
 if got and got[0] != header:
     print('header differs:\n  expected %r\n  got      %r' % (header, got[0]))
 got = got[1:]

@@ -29,10 +29,12 @@ struct pmlw_process {
   uint64_t start_time, end_time;
   int virtualized, is_64bit;
   const char *integrity, *user, *name, *image_path, *command_line, *company, *version, *description;
+  int set_index;  /* 1: write index below (Procmon's process sequence number); */
+  uint32_t index; /* 0: the position of the process in the table */
 };
 
 struct pmlw_event {
-  uint32_t process; /* index returned by pmlw_add_process */
+  uint32_t process; /* what pmlw_add_process returned (the writer puts the process's index) */
   uint32_t tid;
   uint32_t event_class;
   uint16_t operation;
@@ -81,6 +83,12 @@ int pmlw_build_example(const char *path, uint8_t **data, size_t *size);
 /* A large capture for benchmarks: the example's events repeated until the
  * file reaches about target_bytes. Streams to path. */
 int pmlw_build_bulk(const char *path, uint64_t target_bytes);
+
+/* The first n events of the capture at in, with the processes they use and
+ * the System process (modules included), written to out (or to memory when
+ * out is NULL, as pmlw_finish). Event bytes, stacks and strings are copied
+ * as read. Hosts and ports are not copied. 0 or -1. */
+int pmlw_shrink(const char *in, const char *out, uint64_t n, uint8_t **data, size_t *size);
 
 /* Facts of the example (for tests). */
 #define PMLW_EXAMPLE_EVENTS 9u
