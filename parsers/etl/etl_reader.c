@@ -795,11 +795,27 @@ static int logfile_parse(struct etl_reader *r, const uint8_t *rec, size_t rec_si
   return 0;
 }
 
-static int plausible_header(const uint8_t *h, uint64_t left) {
-  uint32_t size = fb_le32(h);
+/* Could h (with left bytes from it to the end of the file) start a buffer of
+ * this file? Used only to find the next buffer after a damaged header. */
+static int plausible_header(const struct etl_reader *r, const uint8_t *h, uint64_t left) {
+  uint32_t size = fb_le32(h), saved = fb_le32(h + 4);
   uint16_t flags = fb_le16(h + 0x34), type = fb_le16(h + 0x36);
-  return size >= BUFFER_HEADER_SIZE && size <= left && size <= MAX_BUFFER_DATA && type <= 7 &&
-         (flags & ~0x7Fu) == 0 && fb_le32(h + 0x0C) == 0;
+  uint32_t nominal = r->lf.buffer_size;
+
+  if (size < BUFFER_HEADER_SIZE || size > left || size > MAX_BUFFER_DATA || type > 7 ||
+      (flags & ~0x7Fu) != 0 || fb_le32(h + 0x0C) != 0)
+    return 0;
+  if (flags & BUFFER_FLAG_COMPRESSED)
+    return saved > BUFFER_HEADER_SIZE && (nominal < BUFFER_HEADER_SIZE || saved <= nominal);
+  return nominal < BUFFER_HEADER_SIZE || size <= nominal;
+}
+
+/* A plausible header whose successor is plausible too (or the file end). */
+static int plausible_chain(const struct etl_reader *r, const uint8_t *data, uint64_t size, uint64_t o) {
+  if (!plausible_header(r, data + o, size - o))
+    return 0;
+  uint64_t next = o + fb_le32(data + o);
+  return next == size || (next + BUFFER_HEADER_SIZE <= size && plausible_header(r, data + next, size - next));
 }
 
 static int add_buffer(struct etl_reader *r, size_t *cap, const struct buf_info *b) {
@@ -851,7 +867,7 @@ static int index_buffers(struct etl_reader *r) {
         next = off + nominal;
       } else {
         for (uint64_t o = off + 8; o + BUFFER_HEADER_SIZE <= size; o++)
-          if (plausible_header(data + o, size - o)) {
+          if (plausible_chain(r, data, size, o)) {
             next = o;
             break;
           }
