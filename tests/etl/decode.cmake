@@ -6,3 +6,12 @@ fb_add_check_test(test_etl_minifilter
 # The synthetic trace writer: a library for every test or scenario that needs an ETL.
 add_library(fb_etl_writer STATIC ${CMAKE_CURRENT_LIST_DIR}/etl_writer.c)
 target_include_directories(fb_etl_writer PUBLIC ${CMAKE_SOURCE_DIR})
+
+# Fuzz target for the payload decoders and the decoder state machine; seeds
+# are small synthetic record streams made by tests/etl/make_decode_seeds.sh
+# into the build tree, plus the smallest real ETL files (arbitrary bytes to it).
+fb_add_fuzzer(fuzz_etl_decode ${CMAKE_CURRENT_LIST_DIR}/fuzz_etl_decode.c
+  LIBS fb_etl
+  SEEDS ${FLTBLAME_CORPUS}/etl/perfview/smallEtlFile.etl
+        ${FLTBLAME_CORPUS}/etl/perfview/SelfDescribingSingleEvent.etl
+        ${CMAKE_CURRENT_LIST_DIR}/seeds/decode)
