@@ -15,3 +15,7 @@ fb_add_fuzzer(fuzz_etl_decode ${CMAKE_CURRENT_LIST_DIR}/fuzz_etl_decode.c
   SEEDS ${FLTBLAME_CORPUS}/etl/perfview/smallEtlFile.etl
         ${FLTBLAME_CORPUS}/etl/perfview/SelfDescribingSingleEvent.etl
         ${CMAKE_CURRENT_LIST_DIR}/seeds/decode)
+
+fb_add_check_test(test_etl_decoder
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_etl_decoder.c
+  LIBS fb_etl)
