@@ -546,7 +546,8 @@ static void learn_image(struct etl_decoder *d, const struct etl_event_in *e, con
     return; /* unloads are kept: a later frame may still point there, and maps are per pass */
   etl_str_utf8(&im->path, d->buf_a, sizeof(d->buf_a));
   memset(&m, 0, sizeof(m));
-  m.pid = (im->pid == 4 || is_kernel_addr(d, im->base, e->ptr_size)) ? 0 : im->pid;
+  /* kernel modules by address: the System process also maps user-mode ntdll */
+  m.pid = is_kernel_addr(d, im->base, e->ptr_size) ? 0 : im->pid;
   m.base = im->base;
   m.size = im->size;
   m.path = intern(&d->names, d->buf_a);
@@ -1171,7 +1172,7 @@ static int on_image(struct etl_decoder *d, const struct etl_event_in *e) {
     r.version = d->fv_version;
     r.description = d->fv_description;
   }
-  r.kernel = im.pid == 0 || im.pid == 4 || is_kernel_addr(d, im.base, e->ptr_size);
+  r.kernel = is_kernel_addr(d, im.base, e->ptr_size);
   r.unloaded = e->group == ETL_GROUP_IMAGE && e->type == ETL_OP_END;
   d->st.images++;
   if (d->sink.image)
