@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define BUF_HDR 72
 #define MAX_CPUS 64
@@ -46,6 +47,8 @@ struct etlw {
   char err[256];
 };
 
+static const uint8_t guid_image_id[16] = {0xd7, 0x75, 0xe6, 0xb3, 0x54, 0x25, 0x18, 0x4f,
+                                          0x83, 0x0b, 0x27, 0x62, 0x73, 0x25, 0x60, 0xde};
 static const uint8_t guid_sysconfig[16] = {0x91, 0xee, 0x79, 0x9b, 0xfd, 0xb5, 0xc0, 0x41,
                                            0xa2, 0x43, 0x42, 0x48, 0xe2, 0x66, 0xe9, 0xd0};
 /* Microsoft-Windows-Kernel-File edd08927-9cc4-4e65-b970-c2560fb5c289 */
@@ -870,4 +873,76 @@ int etlw_kfile_create(struct etlw *w, const struct etlw_ev *e, uint64_t irp, uin
   u64(&h, 0); /* ProcessorTime */
   put(&h, NULL, 16);
   return emit(w, e, &r);
+}
+
+int etlw_file_version(struct etlw *w, const struct etlw_ev *e, uint32_t image_size, const char *orig_name,
+                      const char *description, const char *version, const char *product,
+                      const char *company) {
+  struct rec r;
+
+  rec_begin(w, &r, 48);
+  u32(&r, image_size);
+  u32(&r, 0x5F3C2B10); /* TimeDateStamp */
+  wstr(&r, orig_name);
+  wstr(&r, description);
+  wstr(&r, version);
+  wstr(&r, version); /* BinFileVersion */
+  wstr(&r, "0409");  /* VerLanguage */
+  wstr(&r, product);
+  wstr(&r, company);
+  wstr(&r, version); /* ProductVersion */
+  wstr(&r, "");      /* FileId */
+  wstr(&r, "");      /* ProgramId */
+  return emit_full(w, e, &r, guid_image_id, 64, 2);
+}
+
+/* Bases as seen on Windows 10 22H2 x64 (the kernel's region, 64 KB aligned). */
+const struct etlw_driver etlw_std_drivers[] = {
+    {"\\SystemRoot\\system32\\ntoskrnl.exe", 0xfffff80461000000ULL, 0x1047000, "Microsoft Corporation",
+     "NT Kernel & System"},
+    {"\\SystemRoot\\System32\\drivers\\FLTMGR.SYS", 0xfffff80463a10000ULL, 0x7c000, "Microsoft Corporation",
+     "Microsoft Filesystem Filter Manager"},
+    {"\\SystemRoot\\System32\\Drivers\\Ntfs.sys", 0xfffff80464c00000ULL, 0x2b0000, "Microsoft Corporation",
+     "NT File System Driver"},
+    {"\\SystemRoot\\system32\\drivers\\FileInfo.sys", 0xfffff80463b00000ULL, 0x1a000, "Microsoft Corporation",
+     "FileInfo Filter Driver"},
+    {"\\SystemRoot\\system32\\drivers\\WdFilter.sys", 0xfffff80463b30000ULL, 0x6e000, "Microsoft Corporation",
+     "Microsoft antimalware file system filter driver"},
+    {"\\SystemRoot\\system32\\drivers\\TmPreFlt.sys", 0xfffff80467f20000ULL, 0x3c000, "Trend Micro Inc.",
+     "Trend Micro PreFilter"},
+    {"\\SystemRoot\\system32\\drivers\\gscfmgr.sys", 0xfffff80467f70000ULL, 0x2e000,
+     "Synthetic Vendor (etl_writer)", "gscfmgr file filter (synthetic test module)"},
+    {"\\SystemRoot\\system32\\drivers\\PROCMON24.SYS", 0xfffff80468a10000ULL, 0x1d000,
+     "Sysinternals - www.sysinternals.com", "Process Monitor"},
+};
+const unsigned etlw_std_driver_count = sizeof(etlw_std_drivers) / sizeof(etlw_std_drivers[0]);
+
+uint64_t etlw_driver_base(const struct etlw *w, unsigned i) {
+  if (i >= etlw_std_driver_count)
+    return 0;
+  if (w->o.ptr_size == 4) /* x86 kernel space: 0x8xxxxxxx */
+    return 0x80000000ULL | (etlw_std_drivers[i].base & 0x0FFFFFFFULL);
+  return etlw_std_drivers[i].base;
+}
+
+int etlw_driver_find(const char *name) {
+  size_t n = strlen(name);
+
+  for (unsigned i = 0; i < etlw_std_driver_count; i++) {
+    size_t m = strlen(etlw_std_drivers[i].path);
+    if (m >= n && strcasecmp(etlw_std_drivers[i].path + m - n, name) == 0)
+      return (int)i;
+  }
+  return -1;
+}
+
+int etlw_kernel_rundown(struct etlw *w, const struct etlw_ev *e, int opcode) {
+  for (unsigned i = 0; i < etlw_std_driver_count; i++) {
+    const struct etlw_driver *d = &etlw_std_drivers[i];
+    const char *name = strrchr(d->path, '\\') + 1;
+    if (etlw_file_version(w, e, d->size, name, d->description, "10.0.19041.1", d->description, d->company) ||
+        etlw_image(w, e, opcode, 0, etlw_driver_base(w, i), d->size, d->path))
+      return -1;
+  }
+  return 0;
 }

@@ -153,6 +153,31 @@ int etlw_stack(struct etlw *w, const struct etlw_ev *e, uint64_t event_ts, uint3
  * "\\Device\\HarddiskVolume2\\" -> "C:\\". */
 int etlw_volume_mapping(struct etlw *w, const struct etlw_ev *e, const char *nt_path, const char *dos_path);
 
+/* KernelTraceControl ImageID/FileVersion (FULL header, type 64): the version
+ * resource of the image event that follows with the same timestamp (how
+ * xperf/WPR attach vendor strings to modules). */
+int etlw_file_version(struct etlw *w, const struct etlw_ev *e, uint32_t image_size, const char *orig_name,
+                      const char *description, const char *version, const char *product, const char *company);
+
+/* A standard kernel module set at realistic x64 bases (x86: the low 32 bits
+ * of ETLW_X86_KERNEL_BASE + offset), for scenarios. */
+struct etlw_driver {
+  const char *path; /* \SystemRoot\System32\drivers\TmPreFlt.sys */
+  uint64_t base;    /* x64 base */
+  uint32_t size;
+  const char *company; /* version resource CompanyName */
+  const char *description;
+};
+extern const struct etlw_driver etlw_std_drivers[];
+extern const unsigned etlw_std_driver_count;
+/* Base of driver i in a trace of this writer's pointer size. */
+uint64_t etlw_driver_base(const struct etlw *w, unsigned i);
+/* Index of the driver whose path ends with name (case-insensitive), or -1. */
+int etlw_driver_find(const char *name);
+/* FileVersion + Image record (opcode ETLW_DCSTART or ETLW_DCEND, pid 0) for
+ * every standard driver, all at e->ts. */
+int etlw_kernel_rundown(struct etlw *w, const struct etlw_ev *e, int opcode);
+
 /* Any SYSTEM (or PERFINFO when e->perfinfo) header record: group, type,
  * version and a raw payload. For events this API does not model. */
 int etlw_kernel_event(struct etlw *w, const struct etlw_ev *e, unsigned group, unsigned type,
