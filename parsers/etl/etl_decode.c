@@ -275,6 +275,7 @@ struct held {
   uint64_t extra;
   /* callback */
   struct etl_flt_event cb;
+  uint64_t start_ts; /* the matching init event's timestamp, 0 unknown */
   /* stack */
   uint64_t *kframes, *uframes;
   uint32_t nk, nu;
@@ -314,6 +315,7 @@ struct etl_decoder {
   struct u64map irp_held;  /* irp -> slot */
   struct u64map tsid_held; /* mix(ts, tid) -> slot, for StackWalk matching */
   struct u64map key_wait;  /* stack key -> waiter index+1 */
+  struct u64map cb_start;  /* (callback data, routine, pre/post) -> init timestamp */
   struct volume vols[MAX_VOLUMES];
   unsigned nvols;
   /* pass-1 knowledge */
@@ -414,6 +416,7 @@ void etl_decoder_free(struct etl_decoder *d) {
   map_free(&d->irp_held);
   map_free(&d->tsid_held);
   map_free(&d->key_wait);
+  map_free(&d->cb_start);
   free(d);
 }
 
@@ -751,9 +754,12 @@ static int emit_callback(struct etl_decoder *d, struct held *h) {
   memset(&cb, 0, sizeof(cb));
   origin_of(d, &cb.origin, h->index, h->offset);
   cb.time = etl_clock_filetime(&d->clock, h->ts);
-  /* UNVERIFIED: InitialTime is taken to be in the event clock (docs/etl-minifilter.md) */
-  cb.start_time =
-      x->initial_time_known && x->initial_time ? etl_clock_filetime(&d->clock, x->initial_time) : 0;
+  /* UNVERIFIED: InitialTime is taken to be in the event clock (docs/etl-minifilter.md);
+   * without it, the start is the matching init event's time */
+  if (x->initial_time_known && x->initial_time)
+    cb.start_time = etl_clock_filetime(&d->clock, x->initial_time);
+  else if (h->start_ts)
+    cb.start_time = etl_clock_filetime(&d->clock, h->start_ts);
   cb.tid = h->tid;
   cb.pid = effective_pid(d, h->pid, 0, h->tid);
   cb.phase = x->phase;
@@ -1091,6 +1097,14 @@ static int on_minifilter(struct etl_decoder *d, const struct etl_event_in *e) {
     return d->stop ? FB_ESTOP : 0;
   h->what = HELD_CALLBACK;
   h->cb = x;
+  {
+    /* pair init -> completion/failure of one callback invocation */
+    uint64_t k = mix64(x.callback_data) ^ x.routine ^ (uint64_t)x.post, v;
+    if (x.stage == ETL_FLT_INIT)
+      map_put_capped(d, &d->cb_start, k, e->ts);
+    else if (map_del(&d->cb_start, k, &v))
+      h->start_ts = v;
+  }
   if (held_ready(d, h))
     return held_emit(d, slot);
   return 0;

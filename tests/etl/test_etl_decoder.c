@@ -46,6 +46,7 @@ struct seen {
   uint64_t cb_off[3];
   uint32_t cb_status[3];
   int cb_phase[3];
+  uint64_t cb_start[3], cb_time[3];
   char cb_frames[256];
   char fact[256];
   char opend_path[256];
@@ -84,6 +85,8 @@ static int on_cb(void *ctx, const struct ev_filter_callback *r) {
     s->cb_off[s->callbacks] = r->module_offset;
     s->cb_status[s->callbacks] = r->status_known ? r->status : 0;
     s->cb_phase[s->callbacks] = r->phase;
+    s->cb_start[s->callbacks] = r->start_time;
+    s->cb_time[s->callbacks] = r->time;
     if (s->callbacks == 0)
       frames_text(&r->stack, s->cb_frames, sizeof(s->cb_frames));
   }
@@ -259,6 +262,10 @@ START_TEST(create_joined_with_stack_key_opend_and_volume) {
   ck_assert_str_eq(s.cb_frames, "TmPreFlt.sys+0x1240,FLTMGR.SYS+0x2a6c");
   ck_assert_int_eq(s.cb_phase[1], EV_CB_PRE_FAILED);
   ck_assert_uint_eq(s.cb_status[1], 0xC0000022);
+  /* the failure's start is its init event's time (no InitialTime in that layout): 10 ticks = 1 us earlier */
+  ck_assert_uint_eq(s.cb_start[0], 0);
+  ck_assert_uint_eq(s.cb_start[1], s.cb_time[0]);
+  ck_assert_uint_eq(s.cb_time[1] - s.cb_start[1], 10);
   ck_assert_int_eq(s.facts, 0);
   ck_assert_uint_eq(st->minifilter_events, 2);
   ck_assert_uint_eq(st->minifilter_resolved, 2);
