@@ -885,19 +885,19 @@ static struct held *held_new(struct etl_decoder *d, const struct etl_event_in *e
   return h;
 }
 
-static uint64_t *copy_frames(const struct etl_stack *s, uint32_t *n) {
+static uint64_t *copy_frames(const struct etl_kstack *s, uint32_t *n) {
   uint32_t count = s->count > MAX_FRAMES ? MAX_FRAMES : s->count;
   uint64_t *v = count ? malloc(count * sizeof(uint64_t)) : NULL;
 
   *n = v ? count : 0;
   for (uint32_t i = 0; v && i < count; i++)
-    v[i] = etl_stack_frame(s, i);
+    v[i] = etl_kstack_frame(s, i);
   return v;
 }
 
 /* Attach frames (kernel part or user part) to a held event. */
-static void attach_frames(struct etl_decoder *d, struct held *h, const struct etl_stack *s) {
-  int user = s->count > 0 && !is_kernel_addr(d, etl_stack_frame(s, 0), s->frame_size);
+static void attach_frames(struct etl_decoder *d, struct held *h, const struct etl_kstack *s) {
+  int user = s->count > 0 && !is_kernel_addr(d, etl_kstack_frame(s, 0), s->frame_size);
 
   if (!user && h->kframes == NULL)
     h->kframes = copy_frames(s, &h->nk);
@@ -948,7 +948,7 @@ static void waiter_add(struct etl_decoder *d, uint64_t key, uint32_t slot, int u
   d->held[slot].waiting_keys++;
 }
 
-static int on_stack_def(struct etl_decoder *d, const struct etl_stack *s) {
+static int on_stack_def(struct etl_decoder *d, const struct etl_kstack *s) {
   uint64_t head;
   uint32_t i;
 
@@ -972,7 +972,7 @@ static int on_stack_def(struct etl_decoder *d, const struct etl_stack *s) {
 }
 
 static int on_stackwalk(struct etl_decoder *d, const struct etl_event_in *e) {
-  struct etl_stack s;
+  struct etl_kstack s;
   struct held *h;
   uint32_t slot;
 
@@ -1071,7 +1071,7 @@ static int on_file(struct etl_decoder *d, const struct etl_event_in *e, const st
   if (f->opcode == 66 && f->file_object)
     strmap_remove(&d->fo_path, f->file_object);
   if (e->stack_ext_type) {
-    struct etl_stack s;
+    struct etl_kstack s;
     if (etl_decode_ext_stack(e->stack_ext_type, e->stack_ext, e->stack_ext_size, &s) == 0)
       attach_frames(d, h, &s);
   }

@@ -403,7 +403,7 @@ int etl_decode_kfile(unsigned id, unsigned version, unsigned ptr_size, const uin
 /* ---- StackWalk ---------------------------------------------------------- */
 
 int etl_decode_stackwalk(unsigned type, unsigned ptr_size, const uint8_t *p, size_t size,
-                         struct etl_stack *out) {
+                         struct etl_kstack *out) {
   struct fb_cursor c;
 
   if (!ptr_ok(ptr_size))
@@ -442,7 +442,7 @@ int etl_decode_stackwalk(unsigned type, unsigned ptr_size, const uint8_t *p, siz
   return 0;
 }
 
-int etl_decode_ext_stack(unsigned ext_type, const uint8_t *p, size_t size, struct etl_stack *out) {
+int etl_decode_ext_stack(unsigned ext_type, const uint8_t *p, size_t size, struct etl_kstack *out) {
   memset(out, 0, sizeof(*out));
   if (ext_type != 5 && ext_type != 6)
     return FB_EUNSUP;

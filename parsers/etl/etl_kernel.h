@@ -154,7 +154,7 @@ enum etl_stack_kind {
   ETL_STACK_KEY_REF,    /* 37 StackKeyKernel / 38 StackKeyUser: a key for (event_ts, tid) */
   ETL_STACK_KEY_DEF,    /* 34 KeyCreate, 35 KeyDelete, 36 KeyRundown: key -> frames */
 };
-struct etl_stack {
+struct etl_kstack {
   enum etl_stack_kind kind;
   int user; /* 38 StackKeyUser */
   uint64_t event_ts;
@@ -166,10 +166,10 @@ struct etl_stack {
   unsigned frame_size;
 };
 int etl_decode_stackwalk(unsigned type, unsigned ptr_size, const uint8_t *p, size_t size,
-                         struct etl_stack *out);
+                         struct etl_kstack *out);
 /* EVENT_HEADER extended item STACK_TRACE32 (5) / STACK_TRACE64 (6) data. */
-int etl_decode_ext_stack(unsigned ext_type, const uint8_t *p, size_t size, struct etl_stack *out);
-static inline uint64_t etl_stack_frame(const struct etl_stack *s, uint32_t i) {
+int etl_decode_ext_stack(unsigned ext_type, const uint8_t *p, size_t size, struct etl_kstack *out);
+static inline uint64_t etl_kstack_frame(const struct etl_kstack *s, uint32_t i) {
   const uint8_t *f = s->frames + (size_t)i * s->frame_size;
   uint64_t v = 0;
   for (unsigned k = 0; k < s->frame_size; k++)

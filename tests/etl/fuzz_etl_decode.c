@@ -53,7 +53,7 @@ static void pure(unsigned type, unsigned version, unsigned ptr, const uint8_t *p
   struct etl_thread th;
   struct etl_image im;
   struct etl_file f;
-  struct etl_stack s;
+  struct etl_kstack s;
   struct etl_volume_mapping vm;
   struct etl_file_version fv;
   struct etl_flt_event fe;
@@ -71,9 +71,9 @@ static void pure(unsigned type, unsigned version, unsigned ptr, const uint8_t *p
   etl_decode_kfile(type & 31, version & 1, ptr, p, n, &f);
   if (etl_decode_stackwalk(type, ptr, p, n, &s) == 0)
     for (uint32_t i = 0; i < s.count; i++)
-      (void)etl_stack_frame(&s, i);
+      (void)etl_kstack_frame(&s, i);
   if (etl_decode_ext_stack(5 + (type & 1), p, n, &s) == 0 && s.count)
-    (void)etl_stack_frame(&s, s.count - 1);
+    (void)etl_kstack_frame(&s, s.count - 1);
   if (etl_decode_volume_mapping(p, n, &vm) == 0)
     etl_str_utf8(&vm.dos_path, out, sizeof(out));
   if (etl_decode_file_version(p, n, &fv) == 0)
