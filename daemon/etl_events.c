@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/commands.h"
 #include "parsers/etl/etl_decode.h"
 #include "parsers/etl/etl_minifilter.h"
 #include "parsers/evidence.h"
@@ -311,7 +312,7 @@ static void print_summary(FILE *out, const struct etl_decode_stats *s) {
   json_decref(o);
 }
 
-int etl_print_events(const char *path, FILE *out, const struct etl_events_filter *filter,
+int etl_events_print(const char *path, FILE *out, const struct etl_events_filter *filter,
                      struct fb_error *err) {
   struct etl_events_filter any;
   struct printer p = {out, filter, 0};
@@ -337,4 +338,33 @@ int etl_print_events(const char *path, FILE *out, const struct etl_events_filter
     print_summary(out, &st);
   fflush(out);
   return rc == FB_ESTOP ? 0 : rc;
+}
+
+int etl_print_events(const char *path, int argc, char **argv) {
+  struct etl_events_filter flt;
+  struct fb_error err;
+  char msg[1200];
+  int rc;
+
+  etl_events_filter_init(&flt);
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v = NULL;
+    if (strcmp(a, "--events") == 0)
+      continue;
+    if (strcmp(a, "--filter") == 0 && i + 1 < argc)
+      v = argv[++i];
+    else if (strncmp(a, "--filter=", 9) == 0)
+      v = a + 9;
+    if (v == NULL || etl_events_filter_parse(&flt, v) != 0) {
+      fprintf(stderr, "fltblame etl: bad option '%s' (--filter path=TEXT | pid=N | kind=KIND)\n", v ? v : a);
+      return FB_EXIT_USAGE;
+    }
+  }
+  fb_error_init(&err, path);
+  rc = etl_events_print(path, stdout, &flt, &err);
+  if (rc != 0) {
+    fprintf(stderr, "fltblame etl: %s\n", fb_error_format(&err, msg, sizeof(msg)));
+    return FB_EXIT_INPUT;
+  }
+  return FB_EXIT_OK;
 }

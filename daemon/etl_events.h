@@ -28,7 +28,13 @@ void etl_events_filter_init(struct etl_events_filter *f);
 
 /* Decode path and print every record that passes the filter to out.
  * Returns 0 or a negative FB_E* (err filled). */
-int etl_print_events(const char *path, FILE *out, const struct etl_events_filter *filter,
+int etl_events_print(const char *path, FILE *out, const struct etl_events_filter *filter,
                      struct fb_error *err);
+
+/* The `fltblame etl FILE --events` entry point called by daemon/cmd_etl.c:
+ * argv = the options after FILE ("--events", "--filter path=...", "--filter=pid=4",
+ * "--filter kind=filter_callback", repeatable). Prints to stdout, errors to
+ * stderr; returns an FB_EXIT_* status. */
+int etl_print_events(const char *path, int argc, char **argv);
 
 #endif

@@ -19,3 +19,13 @@ fb_add_fuzzer(fuzz_etl_decode ${CMAKE_CURRENT_LIST_DIR}/fuzz_etl_decode.c
 fb_add_check_test(test_etl_decoder
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_etl_decoder.c
   LIBS fb_etl)
+
+fb_add_check_test(test_etl_decode
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_etl_decode.c
+  LIBS fb_etl)
+fb_add_check_test(test_etl_writer
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_etl_writer.c
+  LIBS fb_etl_writer fb_etl)
+fb_add_check_test(test_etl_events
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_etl_events.c
+  LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group fb_etl_writer PkgConfig::JANSSON)

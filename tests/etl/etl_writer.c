@@ -283,7 +283,7 @@ size_t etlw_xpress_compress(const uint8_t *src, size_t n, uint8_t *dst, size_t c
     }
   }
   /* unused flag bits are 1: a decoder sees "match" and stops at the input end */
-  flags = (flags << (32 - flag_count)) | (flag_count ? ((1u << (32 - flag_count)) - 1) : 0xFFFFFFFFu);
+  flags = flag_count ? (flags << (32 - flag_count)) | ((1u << (32 - flag_count)) - 1) : 0xFFFFFFFFu;
   dst[flag_pos] = (uint8_t)flags;
   dst[flag_pos + 1] = (uint8_t)(flags >> 8);
   dst[flag_pos + 2] = (uint8_t)(flags >> 16);
@@ -430,7 +430,7 @@ int etlw_open(struct etlw **out, const char *path, const struct etlw_options *op
   if (w->o.perf_freq == 0)
     w->o.perf_freq = 10000000;
   if (w->o.start_time == 0)
-    w->o.start_time = 134119656000000000ULL; /* 2026-01-05T02:00:00Z */
+    w->o.start_time = 134120520000000000ULL; /* 2026-01-05T02:00:00Z */
   if (w->o.start_ticks == 0)
     w->o.start_ticks = 0x100000000ULL;
   if (w->o.build == 0)

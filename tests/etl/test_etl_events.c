@@ -58,7 +58,7 @@ static json_t *events(const char *filter) {
   if (filter)
     ck_assert_int_eq(etl_events_filter_parse(&flt, filter), 0);
   fb_error_init(&err, NULL);
-  ck_assert_int_eq(etl_print_events(trace_path(), out, &flt, &err), 0);
+  ck_assert_int_eq(etl_events_print(trace_path(), out, &flt, &err), 0);
   fclose(out);
   for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     json_error_t je;

@@ -48,10 +48,14 @@ static int on_thread(void *ctx, const struct ev_thread *r) {
 static void frames(const struct ev_stack *s, char *out, size_t cap) {
   size_t o = 0;
   out[0] = '\0';
-  for (uint32_t i = 0; i < s->count && o < cap; i++)
-    o += (size_t)snprintf(out + o, cap - o, "%s%s+0x%llx", i ? " " : "",
-                          s->frames[i].module ? s->frames[i].module : "?",
-                          (unsigned long long)s->frames[i].offset);
+  for (uint32_t i = 0; i < s->count && o < cap; i++) {
+    const struct ev_frame *f = &s->frames[i];
+    if (f->module)
+      o += (size_t)snprintf(out + o, cap - o, "%s%s+0x%llx", i ? " " : "", f->module,
+                            (unsigned long long)f->offset);
+    else
+      o += (size_t)snprintf(out + o, cap - o, "%s0x%llx", i ? " " : "", (unsigned long long)f->addr);
+  }
 }
 static int on_file(void *ctx, const struct ev_file_op *r) {
   struct col *c = ctx;
