@@ -75,7 +75,8 @@ static json_t *base_object(const char *kind, uint64_t time, const struct ev_orig
   char t[48];
 
   iso_time(time, t, sizeof(t));
-  json_object_set_new(o, "time", json_string(t));
+  if (t[0])
+    json_object_set_new(o, "time", json_string(t));
   json_object_set_new(o, "kind", json_string(kind));
   json_object_set_new(o, "record", json_integer((json_int_t)origin->index));
   if (origin->offset != EV_UNKNOWN_U64)
@@ -290,6 +291,9 @@ static void print_summary(FILE *out, const struct etl_decode_stats *s) {
   json_object_set_new(o, "evicted", json_integer((json_int_t)s->evicted));
   json_object_set_new(o, "kernel_modules", json_integer((json_int_t)s->kernel_modules));
   json_object_set_new(o, "volume_mappings", json_integer((json_int_t)s->volume_mappings));
+  json_object_set_new(o, "reader_problems", json_integer((json_int_t)s->reader_problems));
+  if (s->first_problem[0])
+    json_object_set_new(o, "first_problem", json_string(s->first_problem));
   for (unsigned i = 0; i < s->census.nrows; i++) {
     const struct etl_flt_census_row *r = &s->census.rows[i];
     json_t *row = json_object();

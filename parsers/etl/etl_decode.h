@@ -90,6 +90,8 @@ struct etl_decode_stats {
   uint64_t kernel_modules;      /* distinct kernel modules known at the end */
   uint64_t volume_mappings;
   struct etl_flt_census census; /* every (opcode, version, ptr, size) of minifilter events */
+  uint64_t reader_problems;     /* damage the reader met and skipped (truncation, bad sizes, lost buffers) */
+  char first_problem[200];      /* the first one's message, with its file offset */
 };
 
 /* Read path (pass 1 + pass 2) and emit into sink. Returns 0, FB_ESTOP if a

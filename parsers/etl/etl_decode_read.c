@@ -1,5 +1,6 @@
 /* etl_decode_read.c - etl_emit_evidence(): the core reader (etl.h) feeding
  * the decoder (etl_decode.c), in two passes (see etl_decode.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "parsers/etl/etl.h"
@@ -115,6 +116,13 @@ static int one_pass(const char *path, struct etl_decoder **dp, const struct ev_s
       }
     }
     index++;
+  }
+  if (!learn && *dp) {
+    /* reader damage is not an error: every readable event was returned */
+    struct etl_decode_stats *st = (struct etl_decode_stats *)etl_decoder_stats(*dp);
+    st->reader_problems = etl_reader_problems_total(r);
+    if (etl_reader_problem_count(r) > 0)
+      snprintf(st->first_problem, sizeof(st->first_problem), "%s", etl_reader_problem(r, 0)->msg);
   }
   etl_reader_close(r);
   return rc < 0 ? rc : 0;

@@ -241,6 +241,36 @@ START_TEST(without_minifilter_the_fact_is_reported) {
 }
 END_TEST
 
+START_TEST(truncated_trace_yields_every_readable_event) {
+  char path[1024];
+  struct col c;
+  struct etl_decode_stats st;
+  size_t size;
+  char *bytes;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "%s/truncated.etl", tu_tmpdir());
+  write_scenario(path, 8, 0, 1);
+  bytes = tu_read_file(path, &size);
+  ck_assert_ptr_nonnull(bytes);
+  ck_assert_uint_eq(size % 8192, 0);
+  f = fopen(path, "wb");
+  /* cut in the middle of the third buffer */
+  ck_assert_uint_eq(fwrite(bytes, 1, 2 * 8192 + 3000, f), 2 * 8192 + 3000);
+  fclose(f);
+  free(bytes);
+  read_back(path, &c, &st);
+  ck_assert_uint_ge(st.reader_problems, 1);
+  ck_assert_str_eq(
+      st.first_problem,
+      "buffer at offset 0x4000: the file ends after 3000 of its 8192 bytes: reading its complete records");
+  ck_assert_uint_eq(c.processes, 1); /* buffer 1 (cpu 0) is complete */
+  /* 301 written: the full first data buffer and the complete records of the cut one */
+  ck_assert_uint_eq(c.threads, 104);
+  ck_assert_uint_eq(c.files, 0); /* the FileIo events were in the lost part */
+}
+END_TEST
+
 START_TEST(writer_refuses_bad_input) {
   char path[1024];
   struct etlw *w;
@@ -288,6 +318,7 @@ int main(void) {
   tcase_add_test(tc, scenario_x86);
   tcase_add_test(tc, scenario_x86_compressed);
   tcase_add_test(tc, without_minifilter_the_fact_is_reported);
+  tcase_add_test(tc, truncated_trace_yields_every_readable_event);
   tcase_add_test(tc, writer_refuses_bad_input);
   tcase_add_test(tc, xpress_encoder_shrinks_and_bounds);
   suite_add_tcase(s, tc);
