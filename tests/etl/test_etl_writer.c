@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "parsers/error.h"
+#include "parsers/etl/etl.h"
 #include "parsers/etl/etl_decode.h"
 #include "tests/etl/etl_writer.h"
 #include "tests/testutil.h"
@@ -241,6 +242,67 @@ START_TEST(without_minifilter_the_fact_is_reported) {
 }
 END_TEST
 
+/* The core reader sees exactly what the writer wrote: every record, the
+ * header facts, time order across CPUs, and no problem. */
+static void check_reader(unsigned ptr, int compress) {
+  struct etlw_options o = {.ptr_size = ptr, .compress = compress, .cpus = 3, .buffer_size = 4096};
+  struct etlw *w;
+  struct etl_reader *r;
+  struct etl_record rec;
+  struct fb_error err;
+  const struct etl_logfile *lf;
+  char path[1024];
+  uint64_t written, buffers, n = 0, last = 0, kinds[ETL_KIND_COUNT] = {0};
+
+  snprintf(path, sizeof(path), "%s/reader-%u-%d.etl", tu_tmpdir(), ptr, compress);
+  ck_assert_int_eq(etlw_open(&w, path, &o), 0);
+  for (unsigned i = 0; i < 3000; i++) {
+    struct etlw_ev e = {.cpu = i % 3, .ts = etlw_ticks(w, 100 + i), .pid = 4, .tid = 8 + i % 3};
+    uint64_t fr[4] = {0xfffff80000001000ULL + i, 2, 3, 4};
+    ck_assert_int_eq(etlw_thread(w, &e, ETLW_START, 4, 100 + i), 0);
+    ck_assert_int_eq(etlw_stack(w, &e, e.ts, 4, 8 + i % 3, fr, 4), 0);
+    if (i % 10 == 0)
+      ck_assert_int_eq(etlw_kfile_create(w, &e, 1, 2, 3, 4, 5, 6, "\\x", fr, 4), 0);
+  }
+  written = etlw_records(w);
+  ck_assert_int_eq(etlw_close(w), 0);
+  fb_error_init(&err, NULL);
+  ck_assert_int_eq(etl_reader_open_file(&r, path, NULL, &err), 0);
+  lf = etl_reader_logfile(r);
+  ck_assert_uint_eq(lf->pointer_size, ptr);
+  ck_assert_uint_eq(lf->cpus, 3);
+  ck_assert_uint_eq(lf->build, 19045);
+  ck_assert_uint_eq(lf->perf_freq, 10000000);
+  ck_assert_uint_eq(lf->start_time, 134120520000000000ULL);
+  ck_assert_uint_eq(lf->clock_type, 1);
+  ck_assert_str_eq(lf->logger_name, "fltblame-etlw");
+  ck_assert_uint_eq(lf->compression, compress ? ETL_COMPRESSION_XPRESS : ETL_COMPRESSION_NONE);
+  ck_assert_uint_eq(lf->buffers_written, lf->buffers_in_file);
+  buffers = lf->buffers_in_file;
+  ck_assert_uint_eq(lf->buffers_compressed, compress ? buffers - 1 : 0);
+  while (etl_reader_next(r, &rec, &err) == 1) {
+    ck_assert_uint_ge(rec.timestamp, last);
+    last = rec.timestamp;
+    kinds[rec.kind]++;
+    n++;
+  }
+  ck_assert_uint_eq(n, written);
+  ck_assert_uint_eq(kinds[ptr == 8 ? ETL_KIND_SYSTEM64 : ETL_KIND_SYSTEM32], 3001); /* header + threads */
+  ck_assert_uint_eq(kinds[ptr == 8 ? ETL_KIND_PERFINFO64 : ETL_KIND_PERFINFO32], 3000);
+  ck_assert_uint_eq(kinds[ptr == 8 ? ETL_KIND_EVENT64 : ETL_KIND_EVENT32], 300);
+  ck_assert_uint_eq(etl_reader_problems_total(r), 0);
+  ck_assert_uint_eq(lf->end_time, 134120520000000000ULL + (100 + 2999) * 10);
+  etl_reader_close(r);
+}
+
+START_TEST(reader_reads_what_was_written) {
+  check_reader(8, 0);
+  check_reader(8, 1);
+  check_reader(4, 0);
+  check_reader(4, 1);
+}
+END_TEST
+
 START_TEST(truncated_trace_yields_every_readable_event) {
   char path[1024];
   struct col c;
@@ -318,6 +380,7 @@ int main(void) {
   tcase_add_test(tc, scenario_x86);
   tcase_add_test(tc, scenario_x86_compressed);
   tcase_add_test(tc, without_minifilter_the_fact_is_reported);
+  tcase_add_test(tc, reader_reads_what_was_written);
   tcase_add_test(tc, truncated_trace_yields_every_readable_event);
   tcase_add_test(tc, writer_refuses_bad_input);
   tcase_add_test(tc, xpress_encoder_shrinks_and_bounds);
