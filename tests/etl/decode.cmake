@@ -22,7 +22,7 @@ fb_add_check_test(test_etl_decoder
 
 fb_add_check_test(test_etl_decode
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_etl_decode.c
-  LIBS fb_etl)
+  LIBS fb_etl PkgConfig::LIBARCHIVE)
 fb_add_check_test(test_etl_writer
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_etl_writer.c
   LIBS fb_etl_writer fb_etl)
