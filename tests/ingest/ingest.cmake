@@ -1,0 +1,5 @@
+# Ingest: safe unpacking, typing by content, digests (developer: ingest).
+if(FLTBLAME_TESTS)
+  add_executable(ingest_tool ${CMAKE_CURRENT_LIST_DIR}/ingest_tool.c)
+  target_link_libraries(ingest_tool PRIVATE -Wl,--start-group fb_daemon fb_rules -Wl,--end-group)
+endif()
