@@ -755,6 +755,35 @@ static void unpack_entries(struct ctx *c, struct unpack *u, enum fb_filetype typ
   }
 }
 
+/* A compressed stream holds either a tar or one single file. libarchive's
+ * own bidding would take a stream of zeros for an empty tar (a zero block
+ * ends a tar), so look at the inflated head: tar only with "ustar" at 257.
+ * Leaves fd at offset 0. */
+static int stream_holds_tar(int fd) {
+  struct archive *a = archive_read_new();
+  struct archive_entry *e;
+  char head[512];
+  size_t got = 0;
+  int tar = 0;
+
+  if (a == NULL)
+    return 0;
+  archive_read_support_filter_all(a);
+  archive_read_support_format_raw(a);
+  if (archive_read_open_fd(a, fd, 64 * 1024) == ARCHIVE_OK && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    while (got < sizeof(head)) {
+      la_ssize_t n = archive_read_data(a, head + got, sizeof(head) - got);
+      if (n <= 0)
+        break;
+      got += (size_t)n;
+    }
+    tar = got >= 263 && memcmp(head + 257, "ustar", 5) == 0;
+  }
+  archive_read_free(a);
+  lseek(fd, 0, SEEK_SET);
+  return tar;
+}
+
 /* Unpack the archive open on fd (file_name in parent_fd) into a new directory
  * file_name.d beside it. self is the archive's artifact. */
 static int unpack_fd(struct ctx *c, int fd, uint64_t packed, enum fb_filetype type, const char *chain,
@@ -794,9 +823,10 @@ static int unpack_fd(struct ctx *c, int fd, uint64_t packed, enum fb_filetype ty
       set_status(c, self, INGEST_FAILED, "out of memory");
     } else {
       archive_read_support_filter_all(u.a);
-      archive_read_support_format_all(u.a);
-      if (fb_filetype_is_compressed_stream(type))
+      if (fb_filetype_is_compressed_stream(type) && !stream_holds_tar(fd))
         archive_read_support_format_raw(u.a);
+      else
+        archive_read_support_format_all(u.a);
       if (archive_read_open_fd(u.a, fd, COPY_BUF) != ARCHIVE_OK) {
         const char *msg = archive_error_string(u.a);
         set_status(c, self, INGEST_FAILED, "cannot open archive: %s", msg ? msg : "unknown format");
