@@ -60,8 +60,10 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void blocks_ni(uint32_t h[8],
   for (; n > 0; n--, p += 64) {
     save0 = st0;
     save1 = st1;
+#pragma GCC unroll 4
     for (g = 0; g < 4; g++)
       w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), mask);
+#pragma GCC unroll 16
     for (g = 0; g < 16; g++) {
       __m128i *cur = &w[g & 3], *prev = &w[(g + 3) & 3], *next = &w[(g + 1) & 3];
       msg = _mm_add_epi32(*cur, _mm_loadu_si128((const __m128i *)&K[4 * g]));
