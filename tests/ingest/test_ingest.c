@@ -326,6 +326,49 @@ START_TEST(sha256_known_vectors) {
 }
 END_TEST
 
+/* Typing by content on real files (names do not matter: see the renamed copy). */
+START_TEST(filetype_of_corpus_files) {
+  static const struct {
+    const char *rel;
+    enum fb_filetype type;
+  } cases[] = {
+      {"etl/airbus-etl-parser/lxcore_kernel.etl", FB_FT_ETL},
+      {"etl/airbus-etl-parser/AMSITrace.etl", FB_FT_ETL},
+      {"etl/tx/Process.etl", FB_FT_ETL},
+      {"etl/perfview/smallEtlFile.etl", FB_FT_ETL},  /* 32-bit logger */
+      {"etl/perfview/net.4.5.2.x64.etl", FB_FT_ETL}, /* compressed, relogged */
+      {"etl/perfview/gcevents.etl.zip", FB_FT_ZIP},
+      {"etl/etwanalyzer/TraceLoggingTester.7z", FB_FT_7Z},
+      {"pml/win7-sp1-x86-filesystem.pml", FB_FT_PML},
+      {"pml/win10-1903-x64-registry.pml.gz", FB_FT_GZIP},
+      {"evtx/omerbenamram-evtx/issue_201.evtx", FB_FT_EVTX},
+      {"dumps/rizin-triage_x64.dmp", FB_FT_KERNEL_DUMP},
+      {"dumps/rizin-triage_arm64.dmp", FB_FT_KERNEL_DUMP},
+      {"logs/cbs/hofcake-CBS.log", FB_FT_CBS_LOG},
+      {"logs/setup/plaso-setupapi.dev.log", FB_FT_SETUPAPI},
+      {"logs/setup/rickaK77-setupact.log", FB_FT_SETUP_LOG},
+      {"altitudes/altitudes.tsv", FB_FT_OTHER},
+      {"etl/perfview/gcevents.baseline.txt", FB_FT_OTHER},
+  };
+  static const uint8_t mdmp[8] = {'M', 'D', 'M', 'P', 0x93, 0xA7, 0, 0};
+  size_t i;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    size_t n = 0;
+    char *d = slurp(tu_corpus(cases[i].rel), &n);
+    enum fb_filetype t = fb_filetype_detect((const uint8_t *)d, n < FB_FILETYPE_HEAD ? n : FB_FILETYPE_HEAD);
+    ck_assert_msg(t == cases[i].type, "%s: %s, expected %s", cases[i].rel, fb_filetype_name(t),
+                  fb_filetype_name(cases[i].type));
+    free(d);
+  }
+  ck_assert_int_eq(fb_filetype_detect(mdmp, sizeof(mdmp)), FB_FT_MINIDUMP);
+  ck_assert_int_eq(fb_filetype_detect((const uint8_t *)"PAGEDUMP", 8), FB_FT_KERNEL_DUMP);
+  ck_assert_int_eq(fb_filetype_detect((const uint8_t *)"Rar!\x1a\x07\x01\x00", 8), FB_FT_RAR);
+  ck_assert_int_eq(fb_filetype_detect((const uint8_t *)"MSCF\0\0\0\0", 8), FB_FT_CAB);
+  ck_assert_int_eq(fb_filetype_detect(NULL, 0), FB_FT_OTHER);
+}
+END_TEST
+
 START_TEST(zip_with_gbk_names_from_chinese_windows) {
   const char *dir = fresh_dir("gbk");
   size_t n = 0;
@@ -661,9 +704,9 @@ START_TEST(hostile_gigabyte_of_zeros) {
   struct stat st;
 
   /* zip: the declared size gives the bomb away before a byte is written */
-  write_archive(path_in(dir, "bomb.zip"), "zip", NULL, NULL, e, 2);
+  write_archive(path_in(dir, "bomb.zip"), "zip", NULL, "zip:compression-level=1", e, 2);
   ck_assert_int_eq(stat(path_in(dir, "bomb.zip"), &st), 0);
-  ck_assert_int_lt(st.st_size, 4 << 20);
+  ck_assert_int_lt(st.st_size, 8 << 20); /* > 200:1 */
   rss0 = max_rss_kb();
   ingest_result_init(&r);
   ck_assert_int_eq(ingest_run(path_in(dir, "bomb.zip"), path_in(dir, "work"), NULL, &r), 0);
@@ -801,11 +844,13 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("ingest");
   TCase *tc = tcase_create("ingest");
+  int rc;
 
   /* the writer converts UTF-8 names through the locale, as the reader does */
   setlocale(LC_CTYPE, "C.UTF-8");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, sha256_known_vectors);
+  tcase_add_test(tc, filetype_of_corpus_files);
   tcase_add_test(tc, zip_with_gbk_names_from_chinese_windows);
   tcase_add_test(tc, seven_z_in_zip_in_tar_gz);
   tcase_add_test(tc, compressed_streams_and_tar_filters);
@@ -819,5 +864,12 @@ int main(void) {
   tcase_add_test(tc, hostile_depth_twenty);
   tcase_add_test(tc, names_that_decode_in_no_way);
   suite_add_tcase(s, tc);
-  return tu_run_suite(s);
+  rc = tu_run_suite(s);
+  if (rc == 0) { /* keep the evidence of a failure, drop the bulk of a pass */
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tu_tmpdir());
+    if (system(cmd) != 0)
+      rc = 1;
+  }
+  return rc;
 }
