@@ -825,6 +825,54 @@ START_TEST(hostile_depth_twenty) {
 }
 END_TEST
 
+START_TEST(damaged_archives_read_partly) {
+  const char *dir = fresh_dir("damaged");
+  struct aentry e[2] = {{"a/Setup.evtx", K_FILE, tu_corpus("evtx/3gstudent/Setup.evtx"), NULL, 0},
+                        {"b/CBS.log", K_FILE, tu_corpus("logs/cbs/hofcake-CBS.log"), NULL, 0}};
+  struct ingest_result r;
+  const struct ingest_artifact *a;
+  size_t n;
+  char *d;
+  FILE *f;
+
+  /* tar.gz cut in the middle of the second entry */
+  write_archive(path_in(dir, "full.tar.gz"), "pax", "gzip", NULL, e, 2);
+  d = slurp(path_in(dir, "full.tar.gz"), &n);
+  f = fopen(path_in(dir, "cut.tar.gz"), "wb");
+  ck_assert_uint_eq(fwrite(d, 1, n * 2 / 3, f), n * 2 / 3);
+  fclose(f);
+  free(d);
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "cut.tar.gz"), path_in(dir, "work"), NULL, &r), 0);
+  ck_assert_str_eq(must_chain(&r, "cut.tar.gz!a/Setup.evtx")->sha256, SETUP_EVTX_SHA);
+  a = must_chain(&r, "cut.tar.gz!b/CBS.log");
+  ck_assert_int_eq(a->status, INGEST_PARTIAL);
+  ck_assert_ptr_nonnull(strstr(a->error, "read error after "));
+  ck_assert_str_eq(a->sha256, "");
+  ck_assert_int_eq(a->type, FB_FT_CBS_LOG); /* the head was there */
+  ck_assert(ingest_artifact_readable(a));
+  ck_assert_int_eq(must_chain(&r, "cut.tar.gz")->status, INGEST_PARTIAL);
+  ingest_result_free(&r);
+
+  /* zip without its central directory: libarchive falls back to reading local headers */
+  write_archive(path_in(dir, "full.zip"), "zip", NULL, NULL, e, 2);
+  d = slurp(path_in(dir, "full.zip"), &n);
+  f = fopen(path_in(dir, "cut.zip"), "wb");
+  ck_assert_uint_eq(fwrite(d, 1, n / 2, f), n / 2);
+  fclose(f);
+  free(d);
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "cut.zip"), path_in(dir, "work"), NULL, &r), 0);
+  a = must_chain(&r, "cut.zip");
+  ck_assert_int_eq(a->status, INGEST_PARTIAL);
+  ck_assert_ptr_nonnull(strstr(a->error, "damaged archive: "));
+  ck_assert_uint_eq(r.count, 3);
+  ck_assert_str_eq(must_chain(&r, "cut.zip!a/Setup.evtx")->sha256, SETUP_EVTX_SHA);
+  ck_assert_int_eq(must_chain(&r, "cut.zip!b/CBS.log")->status, INGEST_PARTIAL);
+  ingest_result_free(&r);
+}
+END_TEST
+
 START_TEST(names_that_decode_in_no_way) {
   const char *dir = fresh_dir("badnames");
   struct zentry z[1] = {{"bad\xff\xfe\x80name.txt", "x", 1, 0}};
@@ -862,6 +910,7 @@ int main(void) {
   tcase_add_test(tc, hostile_gigabyte_of_zeros);
   tcase_add_test(tc, hostile_hundred_thousand_entries);
   tcase_add_test(tc, hostile_depth_twenty);
+  tcase_add_test(tc, damaged_archives_read_partly);
   tcase_add_test(tc, names_that_decode_in_no_way);
   suite_add_tcase(s, tc);
   rc = tu_run_suite(s);
