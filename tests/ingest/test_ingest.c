@@ -409,10 +409,12 @@ END_TEST
 
 START_TEST(seven_z_in_zip_in_tar_gz) {
   const char *dir = fresh_dir("nested");
-  struct aentry in7[3] = {
+  struct aentry in7[4] = {
       {HUBEI "/" FAILED_LOGS "/Setup.evtx", K_FILE, tu_corpus("evtx/3gstudent/Setup.evtx"), NULL, 0},
       {HUBEI "/CBS.log", K_FILE, tu_corpus("logs/cbs/hofcake-CBS.log"), NULL, 0},
-      {"procmon.pml", K_FILE, tu_corpus("pml/win7-sp1-x64-createfile-denied.pml"), NULL, 0}};
+      {"procmon.pml", K_FILE, tu_corpus("pml/win7-sp1-x64-createfile-denied.pml"), NULL, 0},
+      /* over 1 MiB: digested on the hash thread */
+      {"System.evtx", K_FILE, tu_corpus("evtx/omerbenamram-evtx/system.evtx"), NULL, 0}};
   struct aentry inzip[1] = {{"inner.7z", K_FILE, NULL, NULL, 0}};
   struct aentry intar[1] = {{"outer.zip", K_FILE, NULL, NULL, 0}};
   char work[4096];
@@ -423,7 +425,7 @@ START_TEST(seven_z_in_zip_in_tar_gz) {
   size_t n;
   char *d;
 
-  write_archive(path_in(dir, "inner.7z"), "7zip", NULL, NULL, in7, 3);
+  write_archive(path_in(dir, "inner.7z"), "7zip", NULL, NULL, in7, 4);
   inzip[0].src = path_in(dir, "inner.7z");
   write_archive(path_in(dir, "outer.zip"), "zip", NULL, NULL, inzip, 1);
   intar[0].src = path_in(dir, "outer.zip");
@@ -436,8 +438,11 @@ START_TEST(seven_z_in_zip_in_tar_gz) {
   snprintf(work, sizeof(work), "%s", path_in(dir, "work"));
   ingest_result_init(&r);
   ck_assert_int_eq(ingest_run(path_in(dir, "upload.tar.gz"), work, NULL, &r), 0);
-  ck_assert_uint_eq(r.count, 6);
+  ck_assert_uint_eq(r.count, 7);
   ck_assert_uint_eq(r.refused, 0);
+  a = must_chain(&r, "upload.tar.gz!outer.zip!inner.7z!System.evtx");
+  ck_assert_uint_eq(a->size, 1118208);
+  ck_assert_str_eq(a->sha256, "60e5fd8f10a3deecd58bd7bee2e03b1308d190fd13b52908be9d576c7f5d6623");
   ck_assert_int_eq(must_chain(&r, "upload.tar.gz")->type, FB_FT_GZIP);
   ck_assert_int_eq(must_chain(&r, "upload.tar.gz!outer.zip")->type, FB_FT_ZIP);
   a = must_chain(&r, "upload.tar.gz!outer.zip!inner.7z");
