@@ -32,6 +32,21 @@ struct pml_csv {
    * serves many rows (zone offsets change on minute boundaries). */
   int64_t cached_minute;
   int32_t cached_offset;
+  /* The formatted clock of the last two seconds seen (event time and
+   * completion time usually share one). */
+  struct second_cache {
+    int64_t second; /* FILETIME / 10^7; -1 = empty */
+    char clock[16]; /* "1:18:10" */
+    char suffix[4]; /* " AM" or "" */
+    char date[16];  /* "7/12/2020" */
+    uint8_t clock_len, suffix_len, date_len;
+  } seconds[2];
+  unsigned next_second;
+  /* Escaped text of the process columns, per process and column, made on
+   * first use: most columns of a row depend only on the process. */
+  struct fb_strbuf proc_text;
+  uint32_t (
+      *proc_span)[2]; /* [process position * PML_COL_COUNT + column] = {offset, length+1}; 0 = not yet */
 };
 
 const char *pml_column_name(int column) {
@@ -179,7 +194,14 @@ struct pml_csv *pml_csv_new(struct pml_file *f, const struct pml_csv_options *o)
   c->file = f;
   c->opt = *o;
   c->cached_minute = INT64_MIN;
+  c->seconds[0].second = c->seconds[1].second = -1;
   fb_strbuf_init(&c->field);
+  fb_strbuf_init(&c->proc_text);
+  c->proc_span = calloc((size_t)pml_process_count(f) * PML_COL_COUNT + 1, sizeof(*c->proc_span));
+  if (c->proc_span == NULL) {
+    free(c);
+    return NULL;
+  }
   if (pml_header(f)->event_count > 0 && pml_event_read(f, 0, &ev, NULL) == 0)
     c->first_time = ev.time;
   if (o->tz_mode == PML_TZ_ZONE) {
@@ -193,15 +215,59 @@ void pml_csv_free(struct pml_csv *c) {
   if (c == NULL)
     return;
   fb_strbuf_free(&c->field);
+  fb_strbuf_free(&c->proc_text);
+  free(c->proc_span);
   free(c);
 }
 
-/* ---- time ---- */
+/* ---- fast appends (rows are the hot loop: no printf) ---- */
 
-struct civil {
-  int year, month, day, hour, minute, second;
-  uint32_t ticks; /* 100 ns within the second */
-};
+static inline void put(struct fb_strbuf *b, const char *s, size_t n) {
+  if (b->s != NULL && b->cap - b->len > n) {
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+  } else {
+    fb_strbuf_add(b, s, n);
+  }
+}
+
+static inline void put_ch(struct fb_strbuf *b, char ch) {
+  if (b->s != NULL && b->cap - b->len > 1) {
+    b->s[b->len++] = ch;
+    b->s[b->len] = '\0';
+  } else {
+    fb_strbuf_add(b, &ch, 1);
+  }
+}
+
+static size_t fmt_u64(char *buf, uint64_t v) {
+  char tmp[24];
+  size_t n = 0;
+
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    buf[i] = tmp[n - 1 - i];
+  return n;
+}
+
+static void put_u64(struct fb_strbuf *b, uint64_t v) {
+  char buf[24];
+  put(b, buf, fmt_u64(buf, v));
+}
+
+/* v as exactly width digits (zero-padded). */
+static void fmt_fixed(char *p, uint64_t v, int width) {
+  for (int i = width - 1; i >= 0; i--) {
+    p[i] = (char)('0' + v % 10);
+    v /= 10;
+  }
+}
+
+/* ---- time ---- */
 
 /* Days since 1970-01-01 to y/m/d (proleptic Gregorian; Howard Hinnant's
  * well-known civil_from_days algorithm). */
@@ -235,74 +301,105 @@ static int32_t zone_offset(struct pml_csv *c, int64_t unix_seconds) {
   return c->cached_offset;
 }
 
-static void local_civil(struct pml_csv *c, uint64_t filetime, struct civil *out) {
-  int64_t secs = (int64_t)(filetime / TICKS_PER_SECOND) - (int64_t)(FILETIME_UNIX_EPOCH / TICKS_PER_SECOND);
-  int64_t days, rem;
+/* The clock and date of one second, in the writer's zone and locale. */
+static const struct second_cache *second_text(struct pml_csv *c, uint64_t filetime) {
+  int64_t second = (int64_t)(filetime / TICKS_PER_SECOND), secs, days, rem;
+  struct second_cache *e;
+  int y, m, d, hour, minute, sec;
+  char *p;
 
+  for (int i = 0; i < 2; i++)
+    if (c->seconds[i].second == second)
+      return &c->seconds[i];
+  e = &c->seconds[c->next_second++ & 1];
+  e->second = second;
+  secs = second - (int64_t)(FILETIME_UNIX_EPOCH / TICKS_PER_SECOND);
   secs += zone_offset(c, secs);
-  out->ticks = (uint32_t)(filetime % TICKS_PER_SECOND);
   days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
   rem = secs - days * 86400;
-  civil_from_days(days, &out->year, &out->month, &out->day);
-  out->hour = (int)(rem / 3600);
-  out->minute = (int)(rem / 60 % 60);
-  out->second = (int)(rem % 60);
-}
-
-static void put_clock(struct pml_csv *c, const struct civil *t, int fraction, struct fb_strbuf *out) {
+  civil_from_days(days, &y, &m, &d);
+  hour = (int)(rem / 3600);
+  minute = (int)(rem / 60 % 60);
+  sec = (int)(rem % 60);
+  p = e->clock;
   if (c->opt.locale == PML_LOCALE_ES_ES) {
-    if (fraction)
-      fb_strbuf_printf(out, "%d:%02d:%02d,%07u", t->hour, t->minute, t->second, t->ticks);
-    else
-      fb_strbuf_printf(out, "%d:%02d:%02d", t->hour, t->minute, t->second);
-    return;
+    p += fmt_u64(p, (uint64_t)hour); /* H:mm:ss, 24 h */
+    e->suffix_len = 0;
+    e->suffix[0] = '\0';
+    e->date_len = (uint8_t)snprintf(e->date, sizeof(e->date), "%02d/%02d/%d", d, m, y);
+  } else {
+    p += fmt_u64(p, (uint64_t)(hour % 12 == 0 ? 12 : hour % 12)); /* h:mm:ss tt */
+    memcpy(e->suffix, hour < 12 ? " AM" : " PM", 4);
+    e->suffix_len = 3;
+    e->date_len = (uint8_t)snprintf(e->date, sizeof(e->date), "%d/%d/%d", m, d, y);
   }
-  {
-    int h12 = t->hour % 12 == 0 ? 12 : t->hour % 12;
-    const char *ampm = t->hour < 12 ? "AM" : "PM";
-    if (fraction)
-      fb_strbuf_printf(out, "%d:%02d:%02d.%07u %s", h12, t->minute, t->second, t->ticks, ampm);
-    else
-      fb_strbuf_printf(out, "%d:%02d:%02d %s", h12, t->minute, t->second, ampm);
-  }
-}
-
-void pml_csv_time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
-  struct civil t;
-
-  local_civil(c, filetime, &t);
-  put_clock(c, &t, 1, out);
-}
-
-void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
-  struct civil t;
-
-  local_civil(c, filetime, &t);
-  if (c->opt.locale == PML_LOCALE_ES_ES)
-    fb_strbuf_printf(out, "%02d/%02d/%d ", t.day, t.month, t.year);
-  else
-    fb_strbuf_printf(out, "%d/%d/%d ", t.month, t.day, t.year);
-  put_clock(c, &t, 0, out);
+  *p++ = ':';
+  fmt_fixed(p, (uint64_t)minute, 2);
+  p[2] = ':';
+  fmt_fixed(p + 3, (uint64_t)sec, 2);
+  e->clock_len = (uint8_t)(p + 5 - e->clock);
+  return e;
 }
 
 static char decimal_sep(const struct pml_csv *c) {
   return c->opt.locale == PML_LOCALE_ES_ES ? ',' : '.';
 }
 
+void pml_csv_time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+  const struct second_cache *e = second_text(c, filetime);
+  char frac[8];
+
+  frac[0] = decimal_sep(c);
+  fmt_fixed(frac + 1, filetime % TICKS_PER_SECOND, 7);
+  put(out, e->clock, e->clock_len);
+  put(out, frac, 8);
+  put(out, e->suffix, e->suffix_len);
+}
+
+void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+  const struct second_cache *e = second_text(c, filetime);
+
+  put(out, e->date, e->date_len);
+  put_ch(out, ' ');
+  put(out, e->clock, e->clock_len);
+  put(out, e->suffix, e->suffix_len);
+}
+
+/* HH:MM:SS.fffffff since the first event. */
 static void relative_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
-  uint64_t d;
-  const char *sign = "";
+  uint64_t d, hours;
+  char buf[40], *p = buf;
 
   if (filetime >= c->first_time) {
     d = filetime - c->first_time;
   } else {
     d = c->first_time - filetime;
-    sign = "-";
+    *p++ = '-';
   }
-  fb_strbuf_printf(
-      out, "%s%02llu:%02llu:%02llu%c%07llu", sign, (unsigned long long)(d / TICKS_PER_SECOND / 3600),
-      (unsigned long long)(d / TICKS_PER_SECOND / 60 % 60), (unsigned long long)(d / TICKS_PER_SECOND % 60),
-      decimal_sep(c), (unsigned long long)(d % TICKS_PER_SECOND));
+  hours = d / TICKS_PER_SECOND / 3600;
+  if (hours < 100) {
+    fmt_fixed(p, hours, 2);
+    p += 2;
+  } else {
+    p += fmt_u64(p, hours);
+  }
+  *p++ = ':';
+  fmt_fixed(p, d / TICKS_PER_SECOND / 60 % 60, 2);
+  p[2] = ':';
+  fmt_fixed(p + 3, d / TICKS_PER_SECOND % 60, 2);
+  p[5] = decimal_sep(c);
+  fmt_fixed(p + 6, d % TICKS_PER_SECOND, 7);
+  put(out, buf, (size_t)(p + 13 - buf));
+}
+
+/* Seconds with 7 decimals: 0.0000074. */
+static void duration(struct pml_csv *c, uint64_t ticks, struct fb_strbuf *out) {
+  char buf[40];
+  size_t n = fmt_u64(buf, ticks / TICKS_PER_SECOND);
+
+  buf[n] = decimal_sep(c);
+  fmt_fixed(buf + n + 1, ticks % TICKS_PER_SECOND, 7);
+  put(out, buf, n + 8);
 }
 
 /* Swap en-US number punctuation for es-ES in rendered text: a '.' or ','
@@ -317,22 +414,69 @@ static void localize_numbers(struct pml_csv *c, char *s, size_t n) {
 
 /* ---- fields ---- */
 
-static const char *str_or_empty(const char *s) {
-  return s ? s : "";
+static void put_str(struct fb_strbuf *out, const char *s) {
+  if (s != NULL)
+    put(out, s, strlen(s));
+}
+
+static int is_process_column(int column) {
+  switch (column) {
+  case PML_COL_PROCESS_NAME:
+  case PML_COL_PID:
+  case PML_COL_IMAGE_PATH:
+  case PML_COL_COMPANY:
+  case PML_COL_DESCRIPTION:
+  case PML_COL_VERSION:
+  case PML_COL_USER:
+  case PML_COL_AUTH_ID:
+  case PML_COL_SESSION:
+  case PML_COL_COMMAND_LINE:
+  case PML_COL_VIRTUALIZED:
+  case PML_COL_INTEGRITY:
+  case PML_COL_PARENT_PID:
+  case PML_COL_ARCHITECTURE: return 1;
+  default: return 0;
+  }
+}
+
+static void process_field(const struct pml_process *p, int column, struct fb_strbuf *out) {
+  char buf[32];
+
+  if (p == NULL)
+    return;
+  switch (column) {
+  case PML_COL_PROCESS_NAME: put_str(out, p->name); break;
+  case PML_COL_PID: put_u64(out, p->pid); break;
+  case PML_COL_IMAGE_PATH: put_str(out, p->image_path); break;
+  case PML_COL_COMPANY: put_str(out, p->company); break;
+  case PML_COL_DESCRIPTION: put_str(out, p->description); break;
+  case PML_COL_VERSION: put_str(out, p->version); break;
+  case PML_COL_USER: put_str(out, p->user); break;
+  case PML_COL_AUTH_ID:
+    snprintf(buf, sizeof(buf), "%08x:%08x", (unsigned)(p->auth_id >> 32),
+             (unsigned)(p->auth_id & 0xFFFFFFFFu));
+    put_str(out, buf);
+    break;
+  case PML_COL_SESSION: put_u64(out, p->session); break;
+  case PML_COL_COMMAND_LINE: put_str(out, p->command_line); break;
+  case PML_COL_VIRTUALIZED: put_str(out, p->virtualized ? "True" : "False"); break;
+  case PML_COL_INTEGRITY: put_str(out, p->integrity); break;
+  case PML_COL_PARENT_PID: put_u64(out, p->parent_pid); break;
+  case PML_COL_ARCHITECTURE: put_str(out, p->is_64bit ? "64-bit" : "32-bit"); break;
+  default: break;
+  }
 }
 
 void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, struct fb_strbuf *out) {
-  const struct pml_process *p = ev->process;
   int pending = ev->result == 0x103;
   size_t start = out->len;
 
+  if (is_process_column(column)) {
+    process_field(ev->process, column, out);
+    return;
+  }
   switch (column) {
   case PML_COL_TIME_OF_DAY: pml_csv_time_of_day(c, ev->time, out); break;
-  case PML_COL_PROCESS_NAME: fb_strbuf_puts(out, p ? str_or_empty(p->name) : ""); break;
-  case PML_COL_PID:
-    if (p)
-      fb_strbuf_printf(out, "%u", p->pid);
-    break;
   case PML_COL_OPERATION: pml_render_operation(c->file, ev, out); break;
   case PML_COL_PATH: pml_render_path(c->file, ev, out); break;
   case PML_COL_RESULT: pml_render_result(ev->result, out); break;
@@ -345,50 +489,22 @@ void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, st
   case PML_COL_RELATIVE_TIME: relative_time(c, ev->time, out); break;
   case PML_COL_DURATION:
     if (!pending)
-      fb_strbuf_printf(out, "%llu%c%07llu", (unsigned long long)(ev->duration / TICKS_PER_SECOND),
-                       decimal_sep(c), (unsigned long long)(ev->duration % TICKS_PER_SECOND));
+      duration(c, ev->duration, out);
     break;
   case PML_COL_COMPLETION_TIME:
     if (!pending)
       pml_csv_time_of_day(c, ev->time + ev->duration, out);
     break;
-  case PML_COL_EVENT_CLASS: fb_strbuf_puts(out, pml_class_name(ev->event_class)); break;
-  case PML_COL_SEQUENCE: fb_strbuf_puts(out, "n/a"); break;
-  case PML_COL_IMAGE_PATH: fb_strbuf_puts(out, p ? str_or_empty(p->image_path) : ""); break;
-  case PML_COL_COMPANY: fb_strbuf_puts(out, p ? str_or_empty(p->company) : ""); break;
-  case PML_COL_DESCRIPTION: fb_strbuf_puts(out, p ? str_or_empty(p->description) : ""); break;
-  case PML_COL_VERSION: fb_strbuf_puts(out, p ? str_or_empty(p->version) : ""); break;
-  case PML_COL_USER: fb_strbuf_puts(out, p ? str_or_empty(p->user) : ""); break;
-  case PML_COL_AUTH_ID:
-    if (p)
-      fb_strbuf_printf(out, "%08x:%08x", (unsigned)(p->auth_id >> 32), (unsigned)(p->auth_id & 0xFFFFFFFFu));
-    break;
-  case PML_COL_SESSION:
-    if (p)
-      fb_strbuf_printf(out, "%u", p->session);
-    break;
-  case PML_COL_COMMAND_LINE: fb_strbuf_puts(out, p ? str_or_empty(p->command_line) : ""); break;
-  case PML_COL_TID: fb_strbuf_printf(out, "%u", ev->tid); break;
-  case PML_COL_VIRTUALIZED:
-    if (p)
-      fb_strbuf_puts(out, p->virtualized ? "True" : "False");
-    break;
-  case PML_COL_INTEGRITY: fb_strbuf_puts(out, p ? str_or_empty(p->integrity) : ""); break;
+  case PML_COL_EVENT_CLASS: put_str(out, pml_class_name(ev->event_class)); break;
+  case PML_COL_SEQUENCE: put(out, "n/a", 3); break;
+  case PML_COL_TID: put_u64(out, ev->tid); break;
   case PML_COL_CATEGORY: pml_render_category(c->file, ev, out); break;
-  case PML_COL_PARENT_PID:
-    if (p)
-      fb_strbuf_printf(out, "%u", p->parent_pid);
-    break;
-  case PML_COL_ARCHITECTURE:
-    if (p)
-      fb_strbuf_puts(out, p->is_64bit ? "64-bit" : "32-bit");
-    break;
   case PML_COL_STACK:
     for (uint32_t i = 0; i < ev->stack_depth; i++) {
       struct ev_frame fr;
       pml_frame_resolve(c->file, ev, i, &fr);
       if (i > 0)
-        fb_strbuf_puts(out, " > ");
+        put(out, " > ", 3);
       if (fr.module)
         fb_strbuf_printf(out, "%s+0x%llx", fr.module, (unsigned long long)fr.offset);
       else
@@ -399,39 +515,84 @@ void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, st
   }
 }
 
-/* Append s quoted the way Procmon quotes: "..." with inner quotes doubled. */
-static void put_quoted(struct fb_strbuf *out, const char *s, size_t n) {
+/* Double every quote in out[start..]: Procmon's CSV escaping. */
+static void escape_from(struct fb_strbuf *out, size_t start) {
+  size_t quotes = 0, end = out->len, w;
   const char *q;
 
-  fb_strbuf_putc(out, '"');
-  while (n > 0 && (q = memchr(s, '"', n)) != NULL) {
-    fb_strbuf_add(out, s, (size_t)(q - s) + 1);
-    fb_strbuf_putc(out, '"');
-    n -= (size_t)(q - s) + 1;
-    s = q + 1;
+  if (out->s == NULL || (q = memchr(out->s + start, '"', end - start)) == NULL)
+    return;
+  for (size_t i = (size_t)(q - out->s); i < end; i++)
+    quotes += out->s[i] == '"';
+  for (size_t i = 0; i < quotes; i++) /* make room */
+    put_ch(out, '"');
+  if (out->oom)
+    return;
+  w = out->len;
+  for (size_t i = end; i > start; i--) {
+    char ch = out->s[i - 1];
+    out->s[--w] = ch;
+    if (ch == '"')
+      out->s[--w] = '"';
   }
-  fb_strbuf_add(out, s, n);
-  fb_strbuf_putc(out, '"');
 }
 
 void pml_csv_header(struct pml_csv *c, struct fb_strbuf *out) {
-  fb_strbuf_add(out, "\xEF\xBB\xBF", 3);
+  put(out, "\xEF\xBB\xBF", 3);
   for (int i = 0; i < c->opt.ncolumns; i++) {
-    const char *name = pml_column_name(c->opt.columns[i]);
+    size_t start;
     if (i > 0)
-      fb_strbuf_putc(out, ',');
-    put_quoted(out, name, strlen(name));
+      put_ch(out, ',');
+    put_ch(out, '"');
+    start = out->len;
+    put_str(out, pml_column_name(c->opt.columns[i]));
+    escape_from(out, start);
+    put_ch(out, '"');
   }
-  fb_strbuf_putc(out, '\n');
+  put(out, "\r\n", 2);
+}
+
+/* The escaped text of a process column, made once per process. */
+static void put_process_column(struct pml_csv *c, const struct pml_process *p, int column,
+                               struct fb_strbuf *out) {
+  const struct pml_process *first = pml_process_at(c->file, 0);
+  uint32_t *span;
+  size_t start;
+
+  if (p == NULL)
+    return;
+  span = c->proc_span[(size_t)(p - first) * PML_COL_COUNT + (size_t)column];
+  if (span[1] == 0) {
+    start = c->proc_text.len;
+    process_field(p, column, &c->proc_text);
+    escape_from(&c->proc_text, start);
+    if (c->proc_text.oom || c->proc_text.len > UINT32_MAX - 1) {
+      start = out->len; /* no cache: write it directly */
+      process_field(p, column, out);
+      escape_from(out, start);
+      return;
+    }
+    span[0] = (uint32_t)start;
+    span[1] = (uint32_t)(c->proc_text.len - start) + 1;
+  }
+  put(out, c->proc_text.s + span[0], span[1] - 1);
 }
 
 void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf *out) {
   for (int i = 0; i < c->opt.ncolumns; i++) {
-    fb_strbuf_reset(&c->field);
-    pml_csv_field(c, ev, c->opt.columns[i], &c->field);
+    int column = c->opt.columns[i];
+    size_t start;
     if (i > 0)
-      fb_strbuf_putc(out, ',');
-    put_quoted(out, c->field.s ? c->field.s : "", c->field.len);
+      put_ch(out, ',');
+    put_ch(out, '"');
+    if (is_process_column(column)) {
+      put_process_column(c, ev->process, column, out);
+    } else {
+      start = out->len;
+      pml_csv_field(c, ev, column, out);
+      escape_from(out, start);
+    }
+    put_ch(out, '"');
   }
-  fb_strbuf_putc(out, '\n');
+  put(out, "\r\n", 2);
 }

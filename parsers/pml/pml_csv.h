@@ -1,7 +1,9 @@
 /* pml_csv.h - Procmon's "Save as CSV" rows from a PML capture.
  *
  * Procmon writes UTF-8 with a BOM, every field in double quotes (inner quotes
- * doubled), LF line ends, columns named and ordered as in the user's view.
+ * doubled), rows ending in CR LF (every corpus CSV; a bare CR or LF inside a
+ * field, as in Process Start environments, stays as it is), columns named
+ * and ordered as in the user's view.
  * Times are the viewer's local time: the PML holds UTC, so the time zone is
  * an option (fixed offset or a zone name from the system zoneinfo).
  * Operation, Path, Result, Detail and Category come from pml_render.c.
@@ -94,9 +96,9 @@ int pml_csv_locale_parse(struct pml_csv_options *o, const char *spec, char *msg,
 struct pml_csv *pml_csv_new(struct pml_file *f, const struct pml_csv_options *o);
 void pml_csv_free(struct pml_csv *c);
 
-/* The header row, starting with the UTF-8 BOM, ending with LF. Appended. */
+/* The header row, starting with the UTF-8 BOM, ending with CR LF. Appended. */
 void pml_csv_header(struct pml_csv *c, struct fb_strbuf *out);
-/* One event as a CSV row ending with LF. Appended. */
+/* One event as a CSV row ending with CR LF. Appended. */
 void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf *out);
 /* One field's text, unquoted. Appended. */
 void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, struct fb_strbuf *out);

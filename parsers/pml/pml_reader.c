@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "parsers/bytes.h"
 #include "parsers/utf16.h"
 #include "parsers/view.h"
@@ -58,6 +61,11 @@ struct pml_file {
   uint32_t port_count;
 
   const uint8_t *offsets; /* event_count x 5 bytes */
+
+  /* Mapped event pages below this offset were handed back (see
+   * release_behind). */
+  uint64_t released;
+  uint64_t released_offsets; /* the same for the offsets array */
 
   /* Scratch reused by pml_emit_evidence. */
   struct ev_frame *frames;
@@ -527,6 +535,35 @@ void pml_close(struct pml_file *f) {
 
 /* ---- events ---- */
 
+/* A mapped file's pages count as resident memory while cached. Reading in
+ * order, hand back the pages more than RELEASE_LAG behind the event being
+ * read, so the resident size stays flat however large the capture is. Every
+ * table was copied at open; only the offsets array (above the events) is
+ * read in place. A later read behind the mark just faults the page in again. */
+enum { RELEASE_LAG = 4 << 20, RELEASE_STEP = 4 << 20 };
+
+static void release_range(struct pml_file *f, uint64_t *mark, uint64_t floor, uint64_t at, uint64_t limit) {
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), from, upto;
+
+  if (at < floor + RELEASE_LAG || at < *mark + RELEASE_LAG + RELEASE_STEP)
+    return;
+  from = (*mark > floor ? *mark : floor + page - 1) & ~(page - 1);
+  upto = (at - RELEASE_LAG) & ~(page - 1);
+  if (upto > from && upto <= limit)
+    madvise((void *)(f->view.data + from), (size_t)(upto - from), MADV_DONTNEED);
+  *mark = upto;
+}
+
+static void release_behind(struct pml_file *f, uint64_t at, uint64_t index) {
+  if (f->view.map == NULL)
+    return;
+  release_range(f, &f->released, 0, at, f->hdr.offsets_array_offset);
+  /* The offsets array: 5 bytes per event, 1/60 of the events' size or so. */
+  release_range(f, &f->released_offsets, f->hdr.offsets_array_offset,
+                f->hdr.offsets_array_offset + index * PML_OFFSET_ENTRY,
+                f->hdr.offsets_array_offset + (uint64_t)f->hdr.event_count * PML_OFFSET_ENTRY);
+}
+
 int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, struct fb_error *err) {
   const uint8_t *d = f->view.data, *p;
   uint64_t size = f->view.size, at, body, stack_bytes, extra_rel;
@@ -539,6 +576,7 @@ int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, str
     return fb_error_set(err, FB_EFORMAT, f->hdr.offsets_array_offset + index * PML_OFFSET_ENTRY,
                         "event %llu: offset 0x%llx lies outside the file (size 0x%llx)",
                         (unsigned long long)index, (unsigned long long)at, (unsigned long long)size);
+  release_behind(f, at, index);
   p = d + at;
   memset(ev, 0, sizeof(*ev));
   ev->index = index;
