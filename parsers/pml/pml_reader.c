@@ -53,6 +53,7 @@ struct pml_file {
   /* process index -> position in procs (dense table), UINT32_MAX = none */
   uint32_t *proc_lookup;
   uint32_t proc_lookup_size;
+  const struct pml_process **proc_sorted; /* by index, when indexes are too sparse for a table */
   const struct pml_process *system;
 
   struct pml_host *hosts;
@@ -277,6 +278,16 @@ static int module_cmp(const void *a, const void *b) {
   return x->base < y->base ? -1 : x->base > y->base;
 }
 
+enum { PROC_TABLE_MAX = 1 << 16 }; /* 256 KB of lookup table at most */
+
+static int process_index_cmp(const void *a, const void *b) {
+  const struct pml_process *x = *(const struct pml_process *const *)a,
+                           *y = *(const struct pml_process *const *)b;
+  if (x->index != y->index)
+    return x->index < y->index ? -1 : 1;
+  return x < y ? -1 : x > y; /* the first record of a duplicated index wins */
+}
+
 static const char *table_string(const struct pml_file *f, const uint8_t *p) {
   return pml_string(f, fb_le32(p));
 }
@@ -388,9 +399,10 @@ static int read_processes(struct pml_file *f, struct fb_error *err) {
     if (pr->pid == 4 && f->system == NULL)
       f->system = pr;
   }
-  /* Events name processes by index. Indexes are small and dense in every
-   * capture seen; a table of them is bounded by the process count. */
-  if (count > 0 && (uint64_t)max_index < (uint64_t)count * 4 + 1024) {
+  /* Events name processes by index: Procmon's running process sequence
+   * number (3..4330 in the corpus, not positions). A direct table while the
+   * largest index is moderate, else a sorted array searched by halving. */
+  if (count > 0 && max_index <= PROC_TABLE_MAX) {
     f->proc_lookup_size = max_index + 1;
     f->proc_lookup = malloc((size_t)f->proc_lookup_size * sizeof(uint32_t));
     if (f->proc_lookup == NULL)
@@ -399,6 +411,13 @@ static int read_processes(struct pml_file *f, struct fb_error *err) {
     for (uint32_t i = 0; i < count; i++)
       if (f->proc_lookup[f->procs[i].index] == UINT32_MAX)
         f->proc_lookup[f->procs[i].index] = i;
+  } else if (count > 0) {
+    f->proc_sorted = malloc((size_t)count * sizeof(*f->proc_sorted));
+    if (f->proc_sorted == NULL)
+      return fb_error_set(err, FB_ENOMEM, base, "cannot allocate the process index");
+    for (uint32_t i = 0; i < count; i++)
+      f->proc_sorted[i] = &f->procs[i];
+    qsort(f->proc_sorted, count, sizeof(*f->proc_sorted), process_index_cmp);
   }
   return FB_OK;
 }
@@ -409,9 +428,18 @@ static const struct pml_process *process_by_index(const struct pml_file *f, uint
       return &f->procs[f->proc_lookup[index]];
     return NULL;
   }
-  for (uint32_t i = 0; i < f->proc_count; i++) /* sparse indexes: rare */
-    if (f->procs[i].index == index)
-      return &f->procs[i];
+  if (f->proc_sorted != NULL) {
+    uint32_t lo = 0, hi = f->proc_count;
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (f->proc_sorted[mid]->index < index)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < f->proc_count && f->proc_sorted[lo]->index == index)
+      return f->proc_sorted[lo];
+  }
   return NULL;
 }
 
@@ -527,6 +555,7 @@ void pml_close(struct pml_file *f) {
   free(f->procs);
   free(f->modules);
   free(f->proc_lookup);
+  free(f->proc_sorted);
   free(f->hosts);
   free(f->ports);
   free(f->frames);

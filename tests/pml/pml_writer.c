@@ -309,6 +309,10 @@ void pmlw_add_port(struct pmlw *w, uint16_t port, int is_tcp, const char *name) 
   add_name(w, &w->ports, &w->nports, &x);
 }
 
+static uint32_t process_index(const struct pmlw *w, uint32_t position) {
+  return w->procs[position].p.set_index ? w->procs[position].p.index : position;
+}
+
 int pmlw_add_event(struct pmlw *w, const struct pmlw_event *e) {
   int is64 = w->sys.is_64bit;
   uint64_t at = w->out.pos;
@@ -329,7 +333,7 @@ int pmlw_add_event(struct pmlw *w, const struct pmlw_event *e) {
   w->nevents++;
   if (e->extra != NULL)
     extra_off = EVENT_HEADER + (uint32_t)e->stack_depth * (is64 ? 8 : 4) + e->detail_size;
-  out_u32(&w->out, e->process);
+  out_u32(&w->out, e->process < w->nprocs ? process_index(w, e->process) : e->process);
   out_u32(&w->out, e->tid);
   out_u32(&w->out, e->event_class);
   out_u16(&w->out, e->operation);
@@ -361,7 +365,7 @@ static void write_processes(struct pmlw *w) {
 
   out_u32(&w->out, w->nprocs);
   for (uint32_t i = 0; i < w->nprocs; i++)
-    out_u32(&w->out, i);
+    out_u32(&w->out, process_index(w, i));
   for (uint32_t i = 0; i < w->nprocs; i++) {
     out_u32(&w->out, (uint32_t)rel);
     rel += 0x60 + ptr + 4 + (uint64_t)w->procs[i].nmodules * (is64 ? 64 : 56);
@@ -371,8 +375,8 @@ static void write_processes(struct pmlw *w) {
     uint32_t parent = UINT32_MAX;
     for (uint32_t k = 0; k < w->nprocs; k++)
       if (w->procs[k].p.pid == p->p.parent_pid)
-        parent = k;
-    out_u32(&w->out, i);
+        parent = process_index(w, k);
+    out_u32(&w->out, process_index(w, i));
     out_u32(&w->out, p->p.pid);
     out_u32(&w->out, p->p.parent_pid);
     out_u32(&w->out, parent);

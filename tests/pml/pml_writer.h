@@ -29,10 +29,12 @@ struct pmlw_process {
   uint64_t start_time, end_time;
   int virtualized, is_64bit;
   const char *integrity, *user, *name, *image_path, *command_line, *company, *version, *description;
+  int set_index;  /* 1: write index below (Procmon's process sequence number); */
+  uint32_t index; /* 0: the position of the process in the table */
 };
 
 struct pmlw_event {
-  uint32_t process; /* index returned by pmlw_add_process */
+  uint32_t process; /* what pmlw_add_process returned (the writer puts the process's index) */
   uint32_t tid;
   uint32_t event_class;
   uint16_t operation;

@@ -796,6 +796,8 @@ START_TEST(writer_file_and_x86) {
   pmlw_add_module(w, sp, 0x80000000ULL, 0x10000, "\\SystemRoot\\System32\\ntkrnlpa.exe", "", "", "");
   p.pid = 100;
   p.name = "app.exe";
+  p.set_index = 1; /* sparse process indexes: looked up by halving */
+  p.index = 3000000;
   app = pmlw_add_process(w, &p);
   pmlw_add_module(w, app, 0x00400000ULL, 0x2000, "C:\\app.exe", "", "", "");
   e.process = app;
@@ -817,6 +819,9 @@ START_TEST(writer_file_and_x86) {
   ck_assert_uint_eq(pml_header(f)->ptr_size, 4);
   ck_assert_int_eq(pml_event_read(f, 1, &ev, &err), 0);
   ck_assert_int_eq(pml_event_read(f, 0, &ev, &err), 0);
+  ck_assert_ptr_nonnull(ev.process);
+  ck_assert_str_eq(ev.process->name, "app.exe");
+  ck_assert_uint_eq(ev.process_index, 3000000);
   ck_assert_uint_eq(ev.detail_size, 8 + 0x28 + 12);
   ck_assert_uint_eq(ev.extra_size, 3);
   ck_assert_int_eq(ev.extra[2], 3);
