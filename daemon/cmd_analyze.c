@@ -94,7 +94,9 @@ int cmd_analyze(int argc, char **argv) {
     return FB_EXIT_INPUT;
   }
   if (opt.out_dir)
-    fprintf(stderr, "fltblame analyze: %d finding(s), %d confirmed; %d input(s), %d not fully read; %s/verdict.{json,txt}\n",
+    fprintf(stderr,
+            "fltblame analyze: %d finding(s), %d confirmed; %d input(s), %d not fully read; "
+            "%s/verdict.{json,txt}\n",
             sum.findings, sum.confirmed, sum.inputs, sum.inputs_failed, opt.out_dir);
   return sum.findings > 0 ? FB_EXIT_FINDINGS : FB_EXIT_OK;
 }

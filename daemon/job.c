@@ -71,9 +71,10 @@ static int read_pml(const char *path, const struct ev_sink *sink, struct fb_erro
 }
 
 /* Parse one artifact into the sink; fills in->status / in->error. */
-static void parse_artifact(const struct ingest_artifact *a, const struct ev_sink *engine, struct vd_input *in) {
+static void parse_artifact(const struct ingest_artifact *a, const struct ev_sink *engine,
+                           struct vd_input *in) {
   struct counting_sink cs = {engine, 0};
-  struct ev_sink sink = {&cs,           count_image,       count_process, count_thread,
+  struct ev_sink sink = {&cs,           count_image,           count_process,     count_thread,
                          count_file_op, count_filter_callback, count_filter_info, count_fact};
   struct fb_error err;
   int rc = 1;
@@ -213,10 +214,11 @@ int job_analyze_verdict(const char *const *paths, size_t npaths, const struct jo
     goto oom;
   v->upload_id = strdup(opt.upload_id ? opt.upload_id : base_name(paths[0]));
   v->generated_by = strdup("fltblame " FLTBLAME_VERSION);
-  snprintf(dbpath, sizeof(dbpath), "%s/known-filters.tsv", opt.data_dir ? opt.data_dir : job_default_data_dir());
+  snprintf(dbpath, sizeof(dbpath), "%s/known-filters.tsv",
+           opt.data_dir ? opt.data_dir : job_default_data_dir());
   if (kf_db_load(&db, dbpath, &err) < 0) {
-    verdict_add_limit(v, "known-filter database not loaded (%s): vendors and altitudes come only from the upload",
-                      err.msg);
+    verdict_add_limit(
+        v, "known-filter database not loaded (%s): vendors and altitudes come only from the upload", err.msg);
     db = kf_db_new_empty();
   }
   e = rules_engine_new(db, NULL);
@@ -226,7 +228,8 @@ int job_analyze_verdict(const char *const *paths, size_t npaths, const struct jo
     const char *t = getenv("TMPDIR");
     snprintf(tmpl, sizeof(tmpl), "%s/fltblame-job-XXXXXX", t && t[0] ? t : "/tmp");
     if (mkdtemp(tmpl) == NULL) {
-      snprintf(sum->error, sizeof(sum->error), "cannot create a work directory under %.200s: %s", tmpl, strerror(errno));
+      snprintf(sum->error, sizeof(sum->error), "cannot create a work directory under %.200s: %s", tmpl,
+               strerror(errno));
       rc = FB_EIO;
       goto done;
     }

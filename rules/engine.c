@@ -48,7 +48,9 @@ static uint64_t mix64(uint64_t x) {
   return x;
 }
 
-static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+static char *xstrdup(const char *s) {
+  return s ? strdup(s) : NULL;
+}
 
 /* ------------------------------------------------------- string interning */
 
@@ -255,7 +257,9 @@ static int pool_init(struct pool *p, uint32_t cap) {
   return 0;
 }
 
-static uint32_t bucket(const struct pool *p, uint64_t k) { return (uint32_t)(mix64(k) & (p->nbuckets - 1)); }
+static uint32_t bucket(const struct pool *p, uint64_t k) {
+  return (uint32_t)(mix64(k) & (p->nbuckets - 1));
+}
 
 static void chain_unlink(uint32_t *head, uint32_t *next, uint32_t idx) {
   for (uint32_t *pp = head; *pp != NIL; pp = &next[*pp])
@@ -319,10 +323,10 @@ static uint32_t pool_evict_and_take(struct pool *p, uint32_t victim, uint64_t k1
 }
 
 #define POOL_EACH1(p, key, i)                                                                                \
-  for (uint32_t i = (p)->head1[bucket((p), (key))]; i != NIL; i = (p)->next1[i])                              \
+  for (uint32_t i = (p)->head1[bucket((p), (key))]; i != NIL; i = (p)->next1[i])                             \
     if ((p)->k1[i] == (key))
 #define POOL_EACH2(p, key, i)                                                                                \
-  for (uint32_t i = (p)->head2[bucket((p), (key))]; i != NIL; i = (p)->next2[i])                              \
+  for (uint32_t i = (p)->head2[bucket((p), (key))]; i != NIL; i = (p)->next2[i])                             \
     if ((p)->k2[i] == (key))
 
 /* ------------------------------------------------------------- the state */
@@ -338,9 +342,9 @@ struct handle {
 
 struct irp_state {
   uint64_t irp, fo;
-  const char *last_pre;     /* last third-party pre-callback module */
+  const char *last_pre; /* last third-party pre-callback module */
   uint64_t last_pre_time, last_pre_index;
-  const char *failed;       /* module whose callback failed, NULL if none */
+  const char *failed; /* module whose callback failed, NULL if none */
   uint32_t failed_status;
   int failed_post;
   uint64_t failed_time, failed_index, failed_offset, failed_routine_off;
@@ -350,8 +354,8 @@ struct irp_state {
 };
 
 struct inv {
-  const char *key;     /* lower, no .sys */
-  const char *display; /* first name seen */
+  const char *key;      /* lower, no .sys */
+  const char *display;  /* first name seen */
   const char *altitude; /* what the machine said (fltmc / eventlog) */
   unsigned sources;
   const char *company, *version;
@@ -506,7 +510,8 @@ static int is_fltmgr_frame(const struct ev_frame *f) {
 
 /* The innermost blamable module whose frames sit between two FltMgr runs
  * (it issued I/O from its own callback); third-party before inbox. */
-static const char *stack_nested_filter(struct rules_engine *e, const struct ev_stack *st, uint32_t *frame_at) {
+static const char *stack_nested_filter(struct rules_engine *e, const struct ev_stack *st,
+                                       uint32_t *frame_at) {
   uint32_t first = NIL, last = NIL;
   const char *inbox_pick = NULL;
   uint32_t inbox_at = NIL;
@@ -556,15 +561,20 @@ static int kind_is_modifying(enum ev_file_op_kind k) {
 
 /* ---------------------------------------------------------------- groups */
 
-static void filter_fill(struct rules_engine *e, struct vd_filter *f, const char *name, const char *altitude_hint) {
+static void filter_fill(struct rules_engine *e, struct vd_filter *f, const char *name,
+                        const char *altitude_hint) {
   struct inv *v = inv_find(e, name);
   const char *alt = altitude_hint ? altitude_hint : v ? v->altitude : NULL;
   const struct kf_entry *k = kf_lookup(e->db, name, alt);
   vd_filter_free(f);
   f->name = xstrdup(v && v->display && strchr(name, '.') == NULL ? v->display : name);
-  if (alt == NULL && k)
-    alt = k->altitude;
+  if (alt == NULL && k && kf_altitude_count(e->db, name) == 1)
+    alt = k->altitude; /* a single allocation: that is its altitude */
   f->altitude = xstrdup(alt);
+  if (k) {
+    char buf[256];
+    f->allocated = xstrdup(kf_altitudes(e->db, name, buf, sizeof(buf)));
+  }
   if (k) {
     f->vendor = xstrdup(k->vendor);
     f->product = k->product[0] ? xstrdup(k->product) : NULL;
@@ -583,9 +593,10 @@ static void filter_fill(struct rules_engine *e, struct vd_filter *f, const char 
   f->observer = kf_name_is_observer(name) || (k && k->observer);
 }
 
-static void add_link(struct rules_engine *e, struct vd_finding *f, const char *kind, const struct ev_origin *o,
-                     uint64_t time, uint32_t pid, uint32_t tid, uint64_t fo, uint64_t irp, uint32_t status,
-                     int status_known, const char *op, const char *module, const char *text) {
+static void add_link(struct rules_engine *e, struct vd_finding *f, const char *kind,
+                     const struct ev_origin *o, uint64_t time, uint32_t pid, uint32_t tid, uint64_t fo,
+                     uint64_t irp, uint32_t status, int status_known, const char *op, const char *module,
+                     const char *text) {
   struct vd_evidence *l;
   if (f->nevidence >= e->lim.evidence) {
     f->evidence_dropped++;
@@ -620,7 +631,8 @@ static void add_link(struct rules_engine *e, struct vd_finding *f, const char *k
   l->text = xstrdup(text);
 }
 
-static uint64_t group_key(enum vd_kind kind, uint32_t status, uint32_t pid, const char *path, const char *op) {
+static uint64_t group_key(enum vd_kind kind, uint32_t status, uint32_t pid, const char *path,
+                          const char *op) {
   uint64_t h = hash_bytes(path ? path : "", 1);
   h = mix64(h ^ ((uint64_t)kind << 40) ^ ((uint64_t)status << 8) ^ ((uint64_t)pid << 33));
   return h ^ hash_bytes(op ? op : "", 0);
@@ -662,7 +674,7 @@ static struct group *group_get(struct rules_engine *e, enum vd_kind kind, const 
   g->from_procmon = op->origin.format && !strcmp(op->origin.format, "pml");
   if (g->from_procmon) {
     g->f.observed_by = xstrdup("procmon");
-    g->f.fs_possible = 1; /* Procmon sees what came from below it: the file system too */
+    g->f.fs_possible = kind == VD_DENIED; /* Procmon sees what came from below it: the file system too */
   } else {
     g->f.observed_by = xstrdup(op->origin.format && !strcmp(op->origin.format, "etl") ? "fileio" : "log");
   }
@@ -907,8 +919,8 @@ static void callback_link(struct rules_engine *e, struct group *g, const struct 
   snprintf(text, sizeof(text), "%s %s-operation callback (%s+0x%llx) failed major function %d with 0x%08X",
            s->failed, s->failed_post ? "post" : "pre", s->failed, (unsigned long long)s->failed_routine_off,
            s->major, s->failed_status);
-  add_link(e, &g->f, "filter_callback", &o, s->failed_time, s->pid, s->tid, s->fo, s->irp, s->failed_status, 1,
-           NULL, s->failed, text);
+  add_link(e, &g->f, "filter_callback", &o, s->failed_time, s->pid, s->tid, s->fo, s->irp, s->failed_status,
+           1, NULL, s->failed, text);
 }
 
 static void finding_from_callback(struct rules_engine *e, const struct irp_state *s) {
@@ -943,9 +955,15 @@ static void finding_from_callback(struct rules_engine *e, const struct irp_state
 
 /* ----------------------------------------------------------- file ops */
 
-static int access_reads(uint32_t a) { return (a & (0x0001u | 0x0020u | 0x80000000u | 0x20000000u | 0x10000000u)) != 0; }
-static int access_writes(uint32_t a) { return (a & (0x0002u | 0x0004u | 0x40000000u | 0x10000000u)) != 0; }
-static int access_deletes(uint32_t a) { return (a & (0x00010000u | 0x10000000u)) != 0; }
+static int access_reads(uint32_t a) {
+  return (a & (0x0001u | 0x0020u | 0x80000000u | 0x20000000u | 0x10000000u)) != 0;
+}
+static int access_writes(uint32_t a) {
+  return (a & (0x0002u | 0x0004u | 0x40000000u | 0x10000000u)) != 0;
+}
+static int access_deletes(uint32_t a) {
+  return (a & (0x00010000u | 0x10000000u)) != 0;
+}
 
 /* Do two opens' access and share modes conflict (the second fails)? */
 static int share_conflict(uint32_t acc_new, uint32_t share_new, uint32_t acc_old, uint32_t share_old) {
@@ -961,9 +979,14 @@ static int share_conflict(uint32_t acc_new, uint32_t share_new, uint32_t acc_old
 /* The product behind a few AV / EDR service processes that hold files. */
 static const char *service_driver(const char *process) {
   static const char *const map[][2] = {
-      {"msmpeng.exe", "WdFilter.sys"},       {"nissrv.exe", "WdFilter.sys"},   {"ntrtscan.exe", "TmPreFlt.sys"},
-      {"tmccsf.exe", "TmPreFlt.sys"},        {"csfalconservice.exe", "csagent.sys"}, {"avp.exe", "klif.sys"},
-      {"ekrn.exe", "eamonm.sys"},            {"mcshield.exe", "mfehidk.sys"},
+      {"msmpeng.exe", "WdFilter.sys"},
+      {"nissrv.exe", "WdFilter.sys"},
+      {"ntrtscan.exe", "TmPreFlt.sys"},
+      {"tmccsf.exe", "TmPreFlt.sys"},
+      {"csfalconservice.exe", "csagent.sys"},
+      {"avp.exe", "klif.sys"},
+      {"ekrn.exe", "eamonm.sys"},
+      {"mcshield.exe", "mfehidk.sys"},
   };
   if (process == NULL)
     return NULL;
@@ -973,7 +996,8 @@ static const char *service_driver(const char *process) {
   return NULL;
 }
 
-static void track_open(struct rules_engine *e, const struct ev_file_op *op, const char *path, const char *process) {
+static void track_open(struct rules_engine *e, const struct ev_file_op *op, const char *path,
+                       const char *process) {
   uint32_t at, victim, fi;
   struct handle *h;
   const char *nested;
@@ -1061,9 +1085,11 @@ static struct group *decide_held(struct rules_engine *e, const struct ev_file_op
     g->f.holder_time = best->time;
     g->f.holder_access = best->access;
     g->f.holder_share = best->share;
-    snprintf(text, sizeof(text), "open by %s (PID %u), access 0x%08X, share 0x%X, not closed before the failure",
+    snprintf(text, sizeof(text),
+             "open by %s (PID %u), access 0x%08X, share 0x%X, not closed before the failure",
              best->process ? best->process : "?", best->pid, best->access, best->share);
-    add_link(e, &g->f, "open_handle", &o, best->time, best->pid, 0, best->fo, 0, 0, 1, NULL, best->nested, text);
+    add_link(e, &g->f, "open_handle", &o, best->time, best->pid, 0, best->fo, 0, 0, 1, NULL, best->nested,
+             text);
     g->f.confidence = c;
     g->f.reason = best_conflict ? VD_R_HOLDER_OPEN : VD_R_HOLDER_MAYBE;
     g->f.fs_possible = 0;
@@ -1112,8 +1138,8 @@ static struct group *decide_denied(struct rules_engine *e, const struct ev_file_
       v->stack_events++;
     }
     if (!(g->reasons_seen & (1 << VD_R_NESTED_FRAMES)))
-      add_link(e, &g->f, "stack", &op->origin, op->time, op->pid, op->tid, op->file_object, op->irp, op->status,
-               op->status_known, op->op_name, nested, stack_text(e, &op->stack));
+      add_link(e, &g->f, "stack", &op->origin, op->time, op->pid, op->tid, op->file_object, op->irp,
+               op->status, op->status_known, op->op_name, nested, stack_text(e, &op->stack));
     g->reasons_seen |= 1 << VD_R_NESTED_FRAMES;
     group_name(e, g, VD_STRONG, VD_R_NESTED_FRAMES, nested, NULL);
   } else if (op->stack.count && !(g->reasons_seen & (1 << VD_R_NONE))) {
@@ -1127,8 +1153,8 @@ static struct group *decide_denied(struct rules_engine *e, const struct ev_file_
     char text[160];
     if (!(g->reasons_seen & (1 << VD_R_STATUS_OWNER))) {
       snprintf(text, sizeof(text), "status 0x%08X is in the range owned by %s", op->status, owner);
-      add_link(e, &g->f, "status_owner", &op->origin, op->time, op->pid, op->tid, 0, 0, op->status, 1, op->op_name,
-               owner, text);
+      add_link(e, &g->f, "status_owner", &op->origin, op->time, op->pid, op->tid, 0, 0, op->status, 1,
+               op->op_name, owner, text);
     }
     g->reasons_seen |= 1 << VD_R_STATUS_OWNER;
     group_name(e, g, VD_STRONG, VD_R_STATUS_OWNER, owner, NULL);
@@ -1167,8 +1193,7 @@ static int on_file_op(void *ctx, const struct ev_file_op *op) {
     }
     return e->oom;
   }
-  if (op->status == ST_SHARING_VIOLATION ||
-      (op->status == ST_DELETE_PENDING && op->kind == EV_FOP_CREATE)) {
+  if (op->status == ST_SHARING_VIOLATION || (op->status == ST_DELETE_PENDING && op->kind == EV_FOP_CREATE)) {
     e->n_failures++;
     if (path)
       g = decide_held(e, op, path, process);
@@ -1262,7 +1287,9 @@ void rules_engine_free(struct rules_engine *e) {
   free(e);
 }
 
-const struct ev_sink *rules_engine_sink(struct rules_engine *e) { return &e->sink; }
+const struct ev_sink *rules_engine_sink(struct rules_engine *e) {
+  return &e->sink;
+}
 
 size_t rules_engine_state_bytes(const struct rules_engine *e) {
   return e->in.bytes + e->in.cap * (sizeof(char *) + 8) +

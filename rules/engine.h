@@ -30,11 +30,11 @@
 #include "rules/verdict.h"
 
 struct rules_limits {
-  unsigned open_handles;    /* tracked open handles (default 65536) */
-  unsigned irp_states;      /* tracked in-flight operations with callbacks (default 16384) */
-  unsigned findings;        /* distinct findings (default 256) */
-  unsigned evidence;        /* evidence links kept per finding (default 12) */
-  size_t intern_bytes;      /* interned strings (paths, names) (default 64 MiB) */
+  unsigned open_handles; /* tracked open handles (default 65536) */
+  unsigned irp_states;   /* tracked in-flight operations with callbacks (default 16384) */
+  unsigned findings;     /* distinct findings (default 256) */
+  unsigned evidence;     /* evidence links kept per finding (default 12) */
+  size_t intern_bytes;   /* interned strings (paths, names) (default 64 MiB) */
 };
 
 struct rules_engine;

@@ -47,12 +47,12 @@ int kf_name_is_filter_manager(const char *name) {
 }
 
 int kf_name_is_core_kernel(const char *name) {
-  static const char *const core[] = {"ntoskrnl", "ntkrnlmp", "ntkrnlpa", "ntkrpamp", "ntkrla57", "hal",
-                                     "ntfs",     "refs",     "fastfat",  "exfat",    "udfs",     "cdfs",
-                                     "fltmgr",   "ci",       "clfs",     "ksecdd",   "cng",      "tcpip",
-                                     "ndis",     "afd",      "netio",    "mup",      "rdbss",    "mrxsmb",
-                                     "volmgr",   "partmgr",  "disk",     "classpnp", "storport", "stornvme",
-                                     "win32k",   "win32kfull", "win32kbase", "volsnap", "fvevol",   "iorate"};
+  static const char *const core[] = {
+      "ntoskrnl",   "ntkrnlmp", "ntkrnlpa", "ntkrpamp", "ntkrla57", "hal",      "ntfs",   "refs",
+      "fastfat",    "exfat",    "udfs",     "cdfs",     "fltmgr",   "ci",       "clfs",   "ksecdd",
+      "cng",        "tcpip",    "ndis",     "afd",      "netio",    "mup",      "rdbss",  "mrxsmb",
+      "volmgr",     "partmgr",  "disk",     "classpnp", "storport", "stornvme", "win32k", "win32kfull",
+      "win32kbase", "volsnap",  "fvevol",   "iorate"};
   char k[64];
   kf_name_key(name, k, sizeof(k));
   for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
@@ -98,7 +98,9 @@ const char *kf_group_for_altitude(double a) {
   return "";
 }
 
-struct kf_db *kf_db_new_empty(void) { return calloc(1, sizeof(struct kf_db)); }
+struct kf_db *kf_db_new_empty(void) {
+  return calloc(1, sizeof(struct kf_db));
+}
 
 void kf_db_free(struct kf_db *db) {
   if (db == NULL)
@@ -110,8 +112,12 @@ void kf_db_free(struct kf_db *db) {
   free(db);
 }
 
-size_t kf_db_count(const struct kf_db *db) { return db ? db->count : 0; }
-size_t kf_db_bad_lines(const struct kf_db *db) { return db ? db->bad : 0; }
+size_t kf_db_count(const struct kf_db *db) {
+  return db ? db->count : 0;
+}
+size_t kf_db_bad_lines(const struct kf_db *db) {
+  return db ? db->bad : 0;
+}
 
 static int entry_cmp(const void *a, const void *b) {
   const struct kf_entry *x = a, *y = b;
@@ -222,23 +228,61 @@ int kf_db_load(struct kf_db **out, const char *path, struct fb_error *err) {
   return 0;
 }
 
-const struct kf_entry *kf_lookup(const struct kf_db *db, const char *name, const char *altitude) {
-  char key[128];
-  size_t lo = 0, hi;
-  const struct kf_entry *first = NULL;
-
-  if (db == NULL || name == NULL || db->count == 0)
-    return NULL;
-  kf_name_key(name, key, sizeof(key));
-  hi = db->count;
-  while (lo < hi) { /* first entry with name >= key */
+/* Index of the first entry named key, db->count if none. */
+static size_t first_named(const struct kf_db *db, const char *key) {
+  size_t lo = 0, hi = db->count;
+  while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     if (strcmp(db->entries[mid].name, key) < 0)
       lo = mid + 1;
     else
       hi = mid;
   }
-  for (size_t i = lo; i < db->count && !strcmp(db->entries[i].name, key); i++) {
+  return lo;
+}
+
+size_t kf_altitude_count(const struct kf_db *db, const char *name) {
+  char key[128];
+  size_t n = 0;
+  if (db == NULL || name == NULL)
+    return 0;
+  kf_name_key(name, key, sizeof(key));
+  for (size_t i = first_named(db, key); i < db->count && !strcmp(db->entries[i].name, key); i++)
+    if (i == 0 || strcmp(db->entries[i - 1].name, key) ||
+        db->entries[i - 1].altitude_value != db->entries[i].altitude_value)
+      n++;
+  return n;
+}
+
+const char *kf_altitudes(const struct kf_db *db, const char *name, char *buf, size_t size) {
+  char key[128];
+  size_t len = 0;
+  if (size == 0)
+    return buf;
+  buf[0] = '\0';
+  if (db == NULL || name == NULL)
+    return NULL;
+  kf_name_key(name, key, sizeof(key));
+  for (size_t i = first_named(db, key); i < db->count && !strcmp(db->entries[i].name, key); i++) {
+    if (i > 0 && !strcmp(db->entries[i - 1].name, key) &&
+        db->entries[i - 1].altitude_value == db->entries[i].altitude_value)
+      continue;
+    int w = snprintf(buf + len, size - len, "%s%s", len ? ", " : "", db->entries[i].altitude);
+    if (w < 0 || (size_t)w >= size - len)
+      break;
+    len += (size_t)w;
+  }
+  return len ? buf : NULL;
+}
+
+const struct kf_entry *kf_lookup(const struct kf_db *db, const char *name, const char *altitude) {
+  char key[128];
+  const struct kf_entry *first = NULL;
+
+  if (db == NULL || name == NULL || db->count == 0)
+    return NULL;
+  kf_name_key(name, key, sizeof(key));
+  for (size_t i = first_named(db, key); i < db->count && !strcmp(db->entries[i].name, key); i++) {
     if (first == NULL)
       first = &db->entries[i];
     if (altitude && altitude[0] && strtod(altitude, NULL) == db->entries[i].altitude_value)

@@ -39,10 +39,15 @@ size_t kf_db_bad_lines(const struct kf_db *db);
  * its altitude text; NULL when the name is unknown. */
 const struct kf_entry *kf_lookup(const struct kf_db *db, const char *name, const char *altitude);
 
+/* How many altitudes the database allocates to a driver, and their list
+ * ("409500, 180451") into buf. */
+size_t kf_altitude_count(const struct kf_db *db, const char *name);
+const char *kf_altitudes(const struct kf_db *db, const char *name, char *buf, size_t size);
+
 /* Built-in knowledge that holds even without the data file. */
-int kf_name_is_observer(const char *name);    /* PROCMONnn, FileInfo, SysmonDrv, Npsvctrig */
+int kf_name_is_observer(const char *name);       /* PROCMONnn, FileInfo, SysmonDrv, Npsvctrig */
 int kf_name_is_filter_manager(const char *name); /* FLTMGR.SYS */
-int kf_name_is_core_kernel(const char *name); /* ntoskrnl, hal, file systems: never filters */
+int kf_name_is_core_kernel(const char *name);    /* ntoskrnl, hal, file systems: never filters */
 
 /* Load-order group of an altitude from the allocation ranges, "" if none. */
 const char *kf_group_for_altitude(double altitude);

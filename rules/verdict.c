@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-struct verdict *verdict_new(void) { return calloc(1, sizeof(struct verdict)); }
+struct verdict *verdict_new(void) {
+  return calloc(1, sizeof(struct verdict));
+}
 
 void vd_filter_free(struct vd_filter *f) {
   free(f->name);
@@ -16,10 +18,13 @@ void vd_filter_free(struct vd_filter *f) {
   free(f->product);
   free(f->altitude);
   free(f->group);
+  free(f->allocated);
   memset(f, 0, sizeof(*f));
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) {
+  return s ? strdup(s) : NULL;
+}
 
 int vd_filter_copy(struct vd_filter *d, const struct vd_filter *s) {
   *d = *s;
@@ -28,6 +33,7 @@ int vd_filter_copy(struct vd_filter *d, const struct vd_filter *s) {
   d->product = dup_or_null(s->product);
   d->altitude = dup_or_null(s->altitude);
   d->group = dup_or_null(s->group);
+  d->allocated = dup_or_null(s->allocated);
   return 0;
 }
 
@@ -118,7 +124,9 @@ int verdict_add_limit(struct verdict *v, const char *fmt, ...) {
   return 0;
 }
 
-const char *vd_kind_name(enum vd_kind k) { return k == VD_HELD ? "held" : "denied"; }
+const char *vd_kind_name(enum vd_kind k) {
+  return k == VD_HELD ? "held" : "denied";
+}
 
 const char *vd_confidence_name(enum vd_confidence c) {
   static const char *const n[] = {"undetermined", "suspect", "strong", "confirmed"};
@@ -126,9 +134,9 @@ const char *vd_confidence_name(enum vd_confidence c) {
 }
 
 const char *vd_reason_name(enum vd_reason r) {
-  static const char *const n[] = {"none",          "callback_failed", "last_pre_callback", "nested_frames",
-                                  "status_owner",  "below_observer",  "present",           "holder_open",
-                                  "holder_maybe",  "holder_process"};
+  static const char *const n[] = {"none",         "callback_failed", "last_pre_callback", "nested_frames",
+                                  "status_owner", "below_observer",  "present",           "holder_open",
+                                  "holder_maybe", "holder_process"};
   return (unsigned)r < sizeof(n) / sizeof(n[0]) ? n[r] : "none";
 }
 
@@ -178,7 +186,9 @@ const char *vd_time_iso(uint64_t ft, char *buf, size_t size) {
 
 /* ------------------------------------------------------------------ JSON */
 
-static json_t *jstr(const char *s) { return s ? json_string(s) : json_null(); }
+static json_t *jstr(const char *s) {
+  return s ? json_string(s) : json_null();
+}
 
 static json_t *jtime(uint64_t ft) {
   char b[40];
@@ -200,15 +210,17 @@ static json_t *jhex64(uint64_t v) {
 }
 
 static json_t *filter_json(const struct vd_filter *f) {
-  return json_pack("{s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b}", "name", jstr(f->name), "vendor", jstr(f->vendor),
-                   "product", jstr(f->product), "altitude", jstr(f->altitude), "group", jstr(f->group), "inbox",
-                   f->inbox, "observer", f->observer, "known", f->known);
+  return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b}", "name", jstr(f->name), "vendor",
+                   jstr(f->vendor), "product", jstr(f->product), "altitude", jstr(f->altitude),
+                   "allocated_altitudes", jstr(f->allocated), "group", jstr(f->group), "inbox", f->inbox,
+                   "observer", f->observer, "known", f->known);
 }
 
 static json_t *evidence_json(const struct vd_evidence *l) {
   json_t *o = json_pack("{s:o, s:o, s:o, s:I, s:o}", "kind", jstr(l->kind), "file", jstr(l->file), "format",
                         jstr(l->format), "index", (json_int_t)l->index, "time", jtime(l->time));
-  json_object_set_new(o, "offset", l->offset == UINT64_MAX ? json_null() : json_integer((json_int_t)l->offset));
+  json_object_set_new(o, "offset",
+                      l->offset == UINT64_MAX ? json_null() : json_integer((json_int_t)l->offset));
   json_object_set_new(o, "pid", json_integer(l->pid));
   json_object_set_new(o, "tid", json_integer(l->tid));
   json_object_set_new(o, "file_object", jhex64(l->file_object));
@@ -242,17 +254,18 @@ static json_t *finding_json(const struct vd_finding *f) {
   if (f->kind == VD_HELD)
     json_object_set_new(o, "holder",
                         f->has_holder
-                            ? json_pack("{s:I, s:o, s:o, s:o, s:o}", "pid", (json_int_t)f->holder_pid, "process",
-                                        jstr(f->holder_process), "opened", jtime(f->holder_time), "access",
-                                        jhex32(f->holder_access), "share", jhex32(f->holder_share))
+                            ? json_pack("{s:I, s:o, s:o, s:o, s:o}", "pid", (json_int_t)f->holder_pid,
+                                        "process", jstr(f->holder_process), "opened", jtime(f->holder_time),
+                                        "access", jhex32(f->holder_access), "share", jhex32(f->holder_share))
                             : json_null());
   for (size_t i = 0; i < f->nevidence; i++)
     json_array_append_new(ev, evidence_json(&f->evidence[i]));
   json_object_set_new(o, "evidence", ev);
   json_object_set_new(o, "evidence_omitted", json_integer(f->evidence_dropped));
   for (size_t i = 0; i < f->ncandidates; i++) {
-    json_t *c = json_pack("{s:i, s:o, s:s}", "rank", f->candidates[i].rank, "filter",
-                          filter_json(&f->candidates[i].filter), "reason", vd_reason_name(f->candidates[i].reason));
+    json_t *c =
+        json_pack("{s:i, s:o, s:s}", "rank", f->candidates[i].rank, "filter",
+                  filter_json(&f->candidates[i].filter), "reason", vd_reason_name(f->candidates[i].reason));
     json_array_append_new(cands, c);
   }
   json_object_set_new(o, "candidates", cands);
@@ -265,8 +278,8 @@ static json_t *verdict_json(const struct verdict *v) {
   json_object_set_new(o, "schema_version", json_string(VERDICT_SCHEMA_VERSION));
   json_object_set_new(o, "upload_id", jstr(v->upload_id));
   json_object_set_new(o, "generated_by", jstr(v->generated_by));
-  json_object_set_new(o, "time_range", json_pack("{s:o, s:o}", "first", jtime(v->time_first), "last",
-                                                 jtime(v->time_last)));
+  json_object_set_new(o, "time_range",
+                      json_pack("{s:o, s:o}", "first", jtime(v->time_first), "last", jtime(v->time_last)));
   a = json_array();
   for (size_t i = 0; i < v->ninputs; i++) {
     const struct vd_input *in = &v->inputs[i];
@@ -289,12 +302,12 @@ static json_t *verdict_json(const struct verdict *v) {
     for (int b = 0; b < 5; b++)
       if (e->sources & (1u << b))
         json_array_append_new(src, json_string(names[b]));
-    json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "filter", filter_json(&e->filter),
-                                       "sources", src, "image_company", jstr(e->image_company), "image_version",
-                                       jstr(e->image_version), "instances",
-                                       e->instances < 0 ? json_null() : json_integer(e->instances), "loaded",
-                                       e->loaded < 0 ? json_null() : json_boolean(e->loaded), "stack_events",
-                                       (json_int_t)e->stack_events));
+    json_array_append_new(
+        a, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "filter", filter_json(&e->filter), "sources", src,
+                     "image_company", jstr(e->image_company), "image_version", jstr(e->image_version),
+                     "instances", e->instances < 0 ? json_null() : json_integer(e->instances), "loaded",
+                     e->loaded < 0 ? json_null() : json_boolean(e->loaded), "stack_events",
+                     (json_int_t)e->stack_events));
   }
   json_object_set_new(o, "inventory", a);
   a = json_array();
@@ -302,8 +315,8 @@ static json_t *verdict_json(const struct verdict *v) {
     const struct vd_fact *f = &v->facts[i];
     json_array_append_new(a, json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "kind", jstr(f->kind),
                                        "file", jstr(f->file), "index", (json_int_t)f->index, "time",
-                                       jtime(f->time), "code", jhex32(f->code), "path", jstr(f->path), "subject",
-                                       jstr(f->subject), "text", jstr(f->text), "finding",
+                                       jtime(f->time), "code", jhex32(f->code), "path", jstr(f->path),
+                                       "subject", jstr(f->subject), "text", jstr(f->text), "finding",
                                        f->finding < 0 ? json_null() : json_integer(f->finding)));
   }
   json_object_set_new(o, "facts", a);
@@ -311,14 +324,13 @@ static json_t *verdict_json(const struct verdict *v) {
   for (size_t i = 0; i < v->nlimits; i++)
     json_array_append_new(a, json_string(v->limits[i]));
   json_object_set_new(o, "not_decided", a);
-  json_object_set_new(o, "stats",
-                      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "file_ops",
-                                (json_int_t)v->stats.file_ops, "filter_callbacks",
-                                (json_int_t)v->stats.filter_callbacks, "images", (json_int_t)v->stats.images,
-                                "processes", (json_int_t)v->stats.processes, "filter_infos",
-                                (json_int_t)v->stats.filter_infos, "facts", (json_int_t)v->stats.facts,
-                                "failures_seen", (json_int_t)v->stats.failures_seen, "state_evicted",
-                                (json_int_t)v->stats.state_evicted));
+  json_object_set_new(
+      o, "stats",
+      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "file_ops", (json_int_t)v->stats.file_ops,
+                "filter_callbacks", (json_int_t)v->stats.filter_callbacks, "images",
+                (json_int_t)v->stats.images, "processes", (json_int_t)v->stats.processes, "filter_infos",
+                (json_int_t)v->stats.filter_infos, "facts", (json_int_t)v->stats.facts, "failures_seen",
+                (json_int_t)v->stats.failures_seen, "state_evicted", (json_int_t)v->stats.state_evicted));
   return o;
 }
 

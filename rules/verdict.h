@@ -29,24 +29,25 @@ enum vd_confidence {
 /* Why a filter is named: the rule that fired. */
 enum vd_reason {
   VD_R_NONE = 0,
-  VD_R_CALLBACK_FAILED,  /* minifilter failure event on this IRP / file object */
+  VD_R_CALLBACK_FAILED,   /* minifilter failure event on this IRP / file object */
   VD_R_LAST_PRE_CALLBACK, /* last third-party pre-callback before the failure */
-  VD_R_NESTED_FRAMES,    /* its frames sit between two FltMgr runs on the failing stack */
-  VD_R_STATUS_OWNER,     /* the status code belongs to it (cloud files -> cldflt) */
-  VD_R_BELOW_OBSERVER,   /* present and below the observer that saw the failure */
-  VD_R_PRESENT,          /* present on the machine (no position known) */
-  VD_R_HOLDER_OPEN,      /* held: the holder's open is still open, share modes conflict */
-  VD_R_HOLDER_MAYBE,     /* held: an open on the path is still open, share mode unknown */
-  VD_R_HOLDER_PROCESS,   /* held: the holder process belongs to the product */
+  VD_R_NESTED_FRAMES,     /* its frames sit between two FltMgr runs on the failing stack */
+  VD_R_STATUS_OWNER,      /* the status code belongs to it (cloud files -> cldflt) */
+  VD_R_BELOW_OBSERVER,    /* present and below the observer that saw the failure */
+  VD_R_PRESENT,           /* present on the machine (no position known) */
+  VD_R_HOLDER_OPEN,       /* held: the holder's open is still open, share modes conflict */
+  VD_R_HOLDER_MAYBE,      /* held: an open on the path is still open, share mode unknown */
+  VD_R_HOLDER_PROCESS,    /* held: the holder process belongs to the product */
 };
 
 struct vd_filter {
-  char *name;     /* as seen: "TmPreFlt.sys", "PROCMON24" */
-  char *vendor;   /* NULL if unknown */
-  char *product;  /* NULL if unknown */
-  char *altitude; /* NULL if unknown */
-  char *group;    /* load-order group, NULL if unknown */
-  int inbox;      /* Microsoft's */
+  char *name;      /* as seen: "TmPreFlt.sys", "PROCMON24" */
+  char *vendor;    /* NULL if unknown */
+  char *product;   /* NULL if unknown */
+  char *altitude;  /* as the machine reported it, or its only allocation; NULL if unknown */
+  char *allocated; /* allocated altitudes from the database, "409500, 180451"; NULL if unknown */
+  char *group;     /* load-order group, NULL if unknown */
+  int inbox;       /* Microsoft's */
   int observer;
   int known; /* in the known-filter database */
 };
@@ -113,14 +114,20 @@ struct vd_finding {
   size_t ncandidates;
 };
 
-enum vd_inv_source { VD_SRC_FLTMC = 1, VD_SRC_EVENTLOG = 2, VD_SRC_IMAGE = 4, VD_SRC_STACK = 8, VD_SRC_CALLBACK = 16 };
+enum vd_inv_source {
+  VD_SRC_FLTMC = 1,
+  VD_SRC_EVENTLOG = 2,
+  VD_SRC_IMAGE = 4,
+  VD_SRC_STACK = 8,
+  VD_SRC_CALLBACK = 16
+};
 
 struct vd_inventory_entry {
   struct vd_filter filter;
   unsigned sources; /* VD_SRC_* */
   char *image_company, *image_version;
-  int instances; /* -1 unknown */
-  int loaded;    /* -1 unknown */
+  int instances;         /* -1 unknown */
+  int loaded;            /* -1 unknown */
   uint32_t stack_events; /* file-system events whose stack holds its frames between FltMgr runs */
 };
 
@@ -173,6 +180,7 @@ const char *vd_time_iso(uint64_t filetime, char *buf, size_t size);
 char *verdict_json_string(const struct verdict *v); /* malloc'd, NULL on OOM */
 int verdict_write_json(const struct verdict *v, const char *path, struct fb_error *err);
 int verdict_write_text(const struct verdict *v, const char *lang, FILE *out);
-int verdict_write_text_file(const struct verdict *v, const char *lang, const char *path, struct fb_error *err);
+int verdict_write_text_file(const struct verdict *v, const char *lang, const char *path,
+                            struct fb_error *err);
 
 #endif

@@ -8,8 +8,8 @@
 
 struct words {
   const char *title, *inputs, *range, *none, *finding, *denied, *held, *what, *by, *times, *first, *filter,
-      *not_named, *confidence, *why, *candidates, *evidence, *holder, *holder_none, *inbox, *third, *unknown_vendor,
-      *fs_note, *facts, *limits, *more;
+      *not_named, *confidence, *why, *candidates, *evidence, *holder, *holder_none, *inbox, *third,
+      *unknown_vendor, *fs_note, *facts, *limits, *more, *unproven;
   const char *conf[4];
   const char *reason[10];
 };
@@ -33,24 +33,29 @@ static const struct words en = {
     .candidates = "Candidates (most likely first)",
     .evidence = "Evidence",
     .holder = "Held by",
-    .holder_none = "no open handle on this path was seen in the capture (it was opened before the capture started)",
+    .holder_none =
+        "no open handle on this path was seen in the capture (it was opened before the capture started)",
     .inbox = "Microsoft inbox",
     .third = "third-party",
     .unknown_vendor = "unknown vendor",
-    .fs_note = "The file system itself (an ACL or a read-only attribute) can also return this status; the capture "
-               "does not rule it out.",
+    .fs_note =
+        "The file system itself (an ACL or a read-only attribute) can also return this status; the capture "
+        "does not rule it out.",
     .facts = "Related log entries",
     .limits = "Not decided",
     .more = "more evidence links omitted",
+    .unproven = "a suspect, not proven",
     .conf = {"undetermined", "suspect", "strong", "confirmed"},
     .reason =
         {
             "",
             "its minifilter callback failed this very operation (filter manager trace).",
             "its pre-operation callback was the last third-party one to run before the failure.",
-            "its own code issued this I/O: its frames sit between two filter-manager runs on the failing stack.",
+            "its own code issued this I/O: its frames sit between two filter-manager runs on the failing "
+            "stack.",
             "the failure status belongs to this driver.",
-            "Procmon sees only results coming from below its own altitude; the failure came from a filter below it "
+            "Procmon sees only results coming from below its own altitude; the failure came from a filter "
+            "below it "
             "or from the file system.",
             "it is present on the machine; where the failure was observed does not narrow it down.",
             "an open of the same file was still open and its share mode does not allow this access.",
@@ -86,6 +91,7 @@ static const struct words zh = {
     .facts = "相关日志记录",
     .limits = "未能判定的内容",
     .more = "条证据未列出",
+    .unproven = "仅为嫌疑，尚未证实",
     .conf = {"无法确定", "可疑", "较强", "已确认"},
     .reason =
         {
@@ -118,7 +124,9 @@ static void put_filter(FILE *out, const struct words *w, const struct vd_filter 
     fprintf(out, ", %s", f->product);
   if (f->altitude)
     fprintf(out, ", altitude %s", f->altitude);
-  if (f->group)
+  else if (f->allocated)
+    fprintf(out, ", altitude %s", f->allocated);
+  if (f->group && (f->altitude || !f->allocated || !strchr(f->allocated, ',')))
     fprintf(out, ", %s", f->group);
   fprintf(out, ", %s)", f->inbox ? w->inbox : w->third);
 }
@@ -139,9 +147,11 @@ static void put_finding(FILE *out, const struct words *w, const struct vd_findin
       fprintf(out, "%s\n", w->holder_none);
   }
   fprintf(out, "  %s: ", w->filter);
-  if (f->has_filter)
+  if (f->has_filter) {
     put_filter(out, w, &f->filter);
-  else
+    if (f->confidence <= VD_SUSPECT)
+      fprintf(out, " - %s", w->unproven);
+  } else
     fprintf(out, "%s", w->not_named);
   fprintf(out, "\n  %s: %s\n", w->confidence, w->conf[f->confidence]);
   if (f->reason != VD_R_NONE)
@@ -160,8 +170,8 @@ static void put_finding(FILE *out, const struct words *w, const struct vd_findin
     fprintf(out, "  %s:\n", w->evidence);
     for (size_t i = 0; i < f->nevidence; i++) {
       const struct vd_evidence *l = &f->evidence[i];
-      fprintf(out, "    - [%s] %s #%llu %s: %s\n", l->kind, l->file ? l->file : "?", (unsigned long long)l->index,
-              vd_time_iso(l->time, t1, sizeof(t1)), l->text ? l->text : "");
+      fprintf(out, "    - [%s] %s #%llu %s: %s\n", l->kind, l->file ? l->file : "?",
+              (unsigned long long)l->index, vd_time_iso(l->time, t1, sizeof(t1)), l->text ? l->text : "");
     }
     if (f->evidence_dropped)
       fprintf(out, "    (%u %s)\n", f->evidence_dropped, w->more);
@@ -199,7 +209,8 @@ int verdict_write_text(const struct verdict *v, const char *lang, FILE *out) {
   return ferror(out) ? FB_EIO : 0;
 }
 
-int verdict_write_text_file(const struct verdict *v, const char *lang, const char *path, struct fb_error *err) {
+int verdict_write_text_file(const struct verdict *v, const char *lang, const char *path,
+                            struct fb_error *err) {
   FILE *fp = fopen(path, "w");
   int rc;
   if (fp == NULL)
