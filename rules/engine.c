@@ -758,7 +758,7 @@ static int on_image(void *ctx, const struct ev_image *r) {
       return e->oom = 1;
     e->nkmods++;
   }
-  if (kf_lookup(e->db, name, NULL) || kf_name_is_observer(name)) {
+  if ((kf_lookup(e->db, name, NULL) && !kf_name_is_core_kernel(name)) || kf_name_is_observer(name)) {
     struct inv *v = inv_get(e, name);
     if (v == NULL)
       return e->oom;
@@ -1022,6 +1022,13 @@ static void track_open(struct rules_engine *e, const struct ev_file_op *op, cons
   h->share = op->share_access;
   nested = op->stack.count ? stack_nested_filter(e, &op->stack, &fi) : NULL;
   h->nested = intern(&e->in, nested);
+  if (nested) {
+    struct inv *v = inv_get(e, nested);
+    if (v) {
+      v->sources |= VD_SRC_STACK;
+      v->stack_events++;
+    }
+  }
 }
 
 static void track_close(struct rules_engine *e, const struct ev_file_op *op, const char *path) {

@@ -158,8 +158,8 @@ START_TEST(callback_failure_is_confirmed) {
   callback(EV_CB_PRE_START, "WdFilter.sys", 0x1000, 0x2000, 0, 12);
   callback(EV_CB_PRE_START, "TmPreFlt.sys", 0x1000, 0x2000, 0, 13);
   callback(EV_CB_PRE_FAILED, "TmPreFlt.sys", 0x1000, 0x2000, ACCESS_DENIED, 14);
-  file_op("etl", 15, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1, ACCESS_DENIED,
-          NULL);
+  file_op("etl", 15, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1,
+          ACCESS_DENIED, NULL);
   finish();
   f = only_finding();
   ck_assert_int_eq(f->kind, VD_DENIED);
@@ -208,18 +208,18 @@ END_TEST
 /* 2. The same with only stack evidence -> strong. Procmon's frames in the
  * stack are skipped; the filter sits between two FltMgr runs. */
 static const struct ev_frame nested_frames[] = {
-    {0xfffff80001000100ull, "FLTMGR.SYS", 0x4a5c, 1},  {0xfffff80001000200ull, "FLTMGR.SYS", 0x45a0, 1},
-    {0xfffff80002000100ull, "PROCMON24.SYS", 0x99, 1}, {0xfffff80001000300ull, "FLTMGR.SYS", 0x3efe, 1},
+    {0xfffff80001000100ull, "FLTMGR.SYS", 0x4a5c, 1},   {0xfffff80001000200ull, "FLTMGR.SYS", 0x45a0, 1},
+    {0xfffff80002000100ull, "PROCMON24.SYS", 0x99, 1},  {0xfffff80001000300ull, "FLTMGR.SYS", 0x3efe, 1},
     {0xfffff80003000100ull, "TmPreFlt.sys", 0x7923, 1}, {0xfffff80003000200ull, "TmPreFlt.sys", 0x15d59, 1},
-    {0xfffff80001000400ull, "FLTMGR.SYS", 0x18063, 1}, {0xfffff80004000100ull, "ntoskrnl.exe", 0x31f79, 1},
+    {0xfffff80001000400ull, "FLTMGR.SYS", 0x18063, 1},  {0xfffff80004000100ull, "ntoskrnl.exe", 0x31f79, 1},
 };
 
 START_TEST(stack_only_is_strong) {
   struct ev_stack st = {nested_frames, 8};
   const struct vd_finding *f;
   machine(1);
-  file_op("etl", 20, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1, ACCESS_DENIED,
-          &st);
+  file_op("etl", 20, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1,
+          ACCESS_DENIED, &st);
   finish();
   f = only_finding();
   ck_assert_str_eq(f->filter.name, "TmPreFlt.sys");
@@ -256,8 +256,8 @@ START_TEST(last_pre_callback_is_strong) {
   callback(EV_CB_PRE_START, "PROCMON24.SYS", 0x1000, 0x2000, 0, 10);
   callback(EV_CB_PRE_START, "TmPreFlt.sys", 0x1000, 0x2000, 0, 11);
   callback(EV_CB_PRE_START, "WdFilter.sys", 0x1000, 0x2000, 0, 12);
-  file_op("etl", 15, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1, ACCESS_DENIED,
-          NULL);
+  file_op("etl", 15, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1,
+          ACCESS_DENIED, NULL);
   finish();
   f = only_finding();
   ck_assert_str_eq(f->filter.name, "TmPreFlt.sys");
@@ -272,8 +272,8 @@ START_TEST(sharing_violation_names_holder) {
   machine(0);
   file_op("etl", 1, EV_FOP_CREATE, 3000, "MsMpEng.exe", WU_PATH, 0xA0, 0x1, 0x80000000u, 0, 0, NULL);
   file_op("etl", 2, EV_FOP_CREATE, 900, "svchost.exe", "C:\\other.txt", 0xB0, 0x2, 0x80000000u, 7, 0, NULL);
-  file_op("etl", 3, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0xC0, 0x3, 0x00010000u, 7, SHARING_VIOLATION,
-          NULL);
+  file_op("etl", 3, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0xC0, 0x3, 0x00010000u, 7,
+          SHARING_VIOLATION, NULL);
   finish();
   f = only_finding();
   ck_assert_int_eq(f->kind, VD_HELD);
@@ -296,10 +296,10 @@ START_TEST(closed_holder_is_not_named) {
   const struct vd_finding *f;
   machine(0);
   file_op("etl", 1, EV_FOP_CREATE, 3000, "MsMpEng.exe", WU_PATH, 0xA0, 0x1, 0x80000000u, 0, 0, NULL);
-  file_op("etl", 2, EV_FOP_CLEANUP, 3000, "MsMpEng.exe", WU_PATH, 0xA0, 0x4, EV_UNKNOWN_U32, EV_UNKNOWN_U32, 0,
-          NULL);
-  file_op("etl", 3, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0xC0, 0x3, 0x00010000u, 7, SHARING_VIOLATION,
-          NULL);
+  file_op("etl", 2, EV_FOP_CLEANUP, 3000, "MsMpEng.exe", WU_PATH, 0xA0, 0x4, EV_UNKNOWN_U32, EV_UNKNOWN_U32,
+          0, NULL);
+  file_op("etl", 3, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0xC0, 0x3, 0x00010000u, 7,
+          SHARING_VIOLATION, NULL);
   finish();
   f = only_finding();
   ck_assert_int_eq(f->has_holder, 0);
@@ -313,7 +313,8 @@ START_TEST(compatible_open_is_not_a_holder) {
   const struct vd_finding *f;
   machine(0);
   file_op("pml", 1, EV_FOP_CREATE, 3000, "backup.exe", WU_PATH, 0, 0, 0x80000000u, 1, 0, NULL);
-  file_op("pml", 2, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0, 0, 0x80000000u, 1, SHARING_VIOLATION, NULL);
+  file_op("pml", 2, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0, 0, 0x80000000u, 1, SHARING_VIOLATION,
+          NULL);
   finish();
   f = only_finding();
   ck_assert_int_eq(f->has_holder, 0);
@@ -329,8 +330,8 @@ START_TEST(no_failure_no_finding) {
   file_op("etl", 3, EV_FOP_CLEANUP, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1001, EV_UNKNOWN_U32,
           EV_UNKNOWN_U32, 0, NULL);
   /* a failure no filter returns (NAME NOT FOUND) is not a finding either */
-  file_op("etl", 4, EV_FOP_CREATE, 1200, "TiWorker.exe", "C:\\nope", 0x3000, 0x1002, 0x80000000u, 1, 0xC0000034u,
-          NULL);
+  file_op("etl", 4, EV_FOP_CREATE, 1200, "TiWorker.exe", "C:\\nope", 0x3000, 0x1002, 0x80000000u, 1,
+          0xC0000034u, NULL);
   finish();
   ck_assert_uint_eq(vd->nfindings, 0);
   ck_assert_uint_eq(vd->stats.file_ops, 3);
@@ -343,8 +344,8 @@ END_TEST
  * on them; Procmon and FileInfo are never named at all. */
 START_TEST(observers_and_inbox_never_confirmed) {
   static const struct ev_frame obs_frames[] = {
-      {0xfffff80001000100ull, "FLTMGR.SYS", 0x4a5c, 1},  {0xfffff80002000100ull, "PROCMON24.SYS", 0x99, 1},
-      {0xfffff80005000100ull, "FileInfo.sys", 0x4411, 1}, {0xfffff80001000300ull, "FLTMGR.SYS", 0x3efe, 1},
+      {0xfffff80001000100ull, "FLTMGR.SYS", 0x4a5c, 1},    {0xfffff80002000100ull, "PROCMON24.SYS", 0x99, 1},
+      {0xfffff80005000100ull, "FileInfo.sys", 0x4411, 1},  {0xfffff80001000300ull, "FLTMGR.SYS", 0x3efe, 1},
       {0xfffff80004000100ull, "ntoskrnl.exe", 0x31f79, 1},
   };
   struct ev_stack st = {obs_frames, 5};
@@ -352,8 +353,8 @@ START_TEST(observers_and_inbox_never_confirmed) {
   /* an observer "failing" a callback is not believed either */
   callback(EV_CB_PRE_FAILED, "PROCMON24.SYS", 0x1000, 0x2000, ACCESS_DENIED, 1);
   callback(EV_CB_PRE_FAILED, "FileInfo.sys", 0x1000, 0x2000, ACCESS_DENIED, 2);
-  file_op("etl", 3, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1, ACCESS_DENIED,
-          &st);
+  file_op("etl", 3, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1,
+          ACCESS_DENIED, &st);
   file_op("pml", 4, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0, 0, 0x80000000u, 1, ACCESS_DENIED, &st);
   finish();
   ck_assert_uint_eq(vd->nfindings, 2);
@@ -432,8 +433,8 @@ START_TEST(state_is_bounded) {
   sink = rules_engine_sink(eng);
   for (int i = 0; i < 100; i++) {
     snprintf(path, sizeof(path), "C:\\f%d", i);
-    file_op("etl", (uint64_t)i, EV_FOP_CREATE, 10, "a.exe", path, 0x1000 + (uint64_t)i, 0x5000 + (uint64_t)i, 1, 0, 0,
-            NULL);
+    file_op("etl", (uint64_t)i, EV_FOP_CREATE, 10, "a.exe", path, 0x1000 + (uint64_t)i, 0x5000 + (uint64_t)i,
+            1, 0, 0, NULL);
   }
   for (int i = 0; i < 20; i++) {
     snprintf(path, sizeof(path), "C:\\d%d", i);
@@ -487,16 +488,18 @@ START_TEST(text_report_en_and_zh) {
   char *en, *zh;
   machine(1);
   callback(EV_CB_PRE_FAILED, "TmPreFlt.sys", 0x1000, 0x2000, ACCESS_DENIED, 14);
-  file_op("etl", 15, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1, ACCESS_DENIED,
-          NULL);
+  file_op("etl", 15, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1,
+          ACCESS_DENIED, NULL);
   finish();
   vd->upload_id = strdup("case-7");
   en = text_of("en");
   zh = text_of("zh-CN");
   ck_assert_ptr_nonnull(strstr(en, "Finding 1: denied, STATUS_ACCESS_DENIED (0xC0000022)\n"));
-  ck_assert_ptr_nonnull(strstr(en, "  What failed: FileIo/Create " WU_PATH ", by TiWorker.exe (PID 1200), 1 time(s)"));
-  ck_assert_ptr_nonnull(strstr(en, "  Filter: TmPreFlt.sys (Trend, Trend Micro OfficeScan / Apex One, altitude "
-                                   "328500, FSFilter Anti-Virus, third-party)\n  Confidence: confirmed\n"));
+  ck_assert_ptr_nonnull(
+      strstr(en, "  What failed: FileIo/Create " WU_PATH ", by TiWorker.exe (PID 1200), 1 time(s)"));
+  ck_assert_ptr_nonnull(strstr(en,
+                               "  Filter: TmPreFlt.sys (Trend, Trend Micro OfficeScan / Apex One, altitude "
+                               "328500, FSFilter Anti-Virus, third-party)\n  Confidence: confirmed\n"));
   ck_assert_ptr_nonnull(strstr(zh, "fltblame 分析结论: case-7\n"));
   ck_assert_ptr_nonnull(strstr(zh, "发现 1: 拒绝访问, STATUS_ACCESS_DENIED (0xC0000022)\n"));
   ck_assert_ptr_nonnull(strstr(zh, "  可信度: 已确认\n"));
@@ -510,8 +513,8 @@ START_TEST(facts_link_to_findings) {
   struct ev_fact fact;
   machine(1);
   callback(EV_CB_PRE_FAILED, "TmPreFlt.sys", 0x1000, 0x2000, ACCESS_DENIED, 14);
-  file_op("etl", 15, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1, ACCESS_DENIED,
-          NULL);
+  file_op("etl", 15, EV_FOP_CREATE, 1200, "TiWorker.exe", WU_PATH, 0x2000, 0x1000, 0x80000000u, 1,
+          ACCESS_DENIED, NULL);
   memset(&fact, 0, sizeof(fact));
   fact.origin = origin("etl", 77);
   fact.origin.format = "cbs";
