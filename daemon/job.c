@@ -40,6 +40,9 @@ const char *job_default_data_dir(void) {
   return FB_SOURCE_DATA_DIR;
 }
 
+/* Input statuses; "read", "unpacked" and "skipped" mean handled completely. */
+static const char ST_READ[] = "read", ST_UNPACKED[] = "unpacked", ST_SKIPPED[] = "skipped";
+
 /* Counts records on their way to the engine, per input. */
 struct counting_sink {
   const struct ev_sink *to;
@@ -87,17 +90,17 @@ static void parse_artifact(const struct ingest_artifact *a, const struct ev_sink
   case FB_FT_FLTMC: rc = fltmc_read(a->path, &sink, NULL, &err); break;
   case FB_FT_SETUPAPI: rc = setupapi_read(a->path, &sink, NULL, &err); break;
   case FB_FT_ETL:
-    in->status = "skipped";
+    in->status = (char *)ST_SKIPPED;
     in->error = "ETL traces are not decoded by this build yet";
     return;
   default:
-    in->status = "skipped";
+    in->status = (char *)ST_SKIPPED;
     in->error = a->type == FB_FT_OTHER ? "not a capture fltblame reads" : "not analysed by this build";
     return;
   }
   in->records = cs.n;
   if (rc == 0) {
-    in->status = "read";
+    in->status = (char *)ST_READ;
     return;
   }
   in->status = cs.n ? "partial" : "failed";
@@ -107,6 +110,10 @@ static void parse_artifact(const struct ingest_artifact *a, const struct ev_sink
     snprintf(msg, sizeof(msg), "%s", fb_error_format(&err, buf, sizeof(buf)));
     in->error = msg;
   }
+}
+
+static int status_is_complete(const char *status) {
+  return status == ST_READ || status == ST_UNPACKED || status == ST_SKIPPED;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
@@ -257,7 +264,7 @@ int job_analyze_verdict(const char *const *paths, size_t npaths, const struct jo
     in.size = a->size;
     memcpy(in.sha256, a->sha256, sizeof(in.sha256));
     if (fb_filetype_is_archive(a->type) && a->status == INGEST_OK) {
-      in.status = "unpacked";
+      in.status = (char *)ST_UNPACKED;
     } else if (!ingest_artifact_readable(a)) {
       in.status = a->status == INGEST_REFUSED ? "refused" : "failed";
       in.error = a->error;
@@ -275,7 +282,7 @@ int job_analyze_verdict(const char *const *paths, size_t npaths, const struct jo
       in.error = (char *)error;
       in.records = tmp.records;
     }
-    if (strcmp(in.status, "read") && strcmp(in.status, "unpacked") && strcmp(in.status, "skipped"))
+    if (!status_is_complete(in.status))
       sum->inputs_failed++;
     sum->inputs++;
     if (verdict_add_input(v, &in) < 0)

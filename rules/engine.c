@@ -212,8 +212,13 @@ static int umap_put(struct umap *m, uint64_t key, uint32_t val) {
 
 /* ---------------------------- bounded pool of slots with two hash chains */
 
+/* Slots with a payload, indexed twice (k1, k2; 0 = not indexed). The pool
+ * starts small and doubles up to max; when full at max the slot under the
+ * clock hand is evicted, so memory stays bounded whatever the input. */
 struct pool {
-  uint32_t cap, used, hand, nbuckets;
+  uint32_t cap, max, used, hand, nbuckets;
+  size_t psize;
+  void *payload;
   uint32_t *head1, *head2;
   uint32_t *next1, *next2;
   uint64_t *k1, *k2;
@@ -223,6 +228,7 @@ struct pool {
 };
 
 static void pool_free(struct pool *p) {
+  free(p->payload);
   free(p->head1);
   free(p->head2);
   free(p->next1);
@@ -233,32 +239,70 @@ static void pool_free(struct pool *p) {
   free(p->free_next);
 }
 
-static int pool_init(struct pool *p, uint32_t cap) {
-  memset(p, 0, sizeof(*p));
-  p->cap = cap;
+static uint32_t bucket(const struct pool *p, uint64_t k) {
+  return (uint32_t)(mix64(k) & (p->nbuckets - 1));
+}
+
+static int grow_array(void *pp, size_t elem, uint32_t oldn, uint32_t newn) {
+  void **a = pp;
+  char *n = realloc(*a, (size_t)newn * elem);
+  if (n == NULL)
+    return -1;
+  memset(n + (size_t)oldn * elem, 0, (size_t)(newn - oldn) * elem);
+  *a = n;
+  return 0;
+}
+
+static int pool_grow(struct pool *p) {
+  uint32_t old = p->cap, cap = old ? old * 2 : 256;
+  if (cap > p->max)
+    cap = p->max;
+  if (cap <= old)
+    return -1;
+  if (grow_array(&p->payload, p->psize, old, cap) || grow_array(&p->next1, 4, old, cap) ||
+      grow_array(&p->next2, 4, old, cap) || grow_array(&p->k1, 8, old, cap) ||
+      grow_array(&p->k2, 8, old, cap) || grow_array(&p->live, 1, old, cap) ||
+      grow_array(&p->free_next, 4, old, cap))
+    return -1;
+  free(p->head1);
+  free(p->head2);
   p->nbuckets = 1;
   while (p->nbuckets < cap)
     p->nbuckets <<= 1;
   p->head1 = malloc(p->nbuckets * sizeof(uint32_t));
   p->head2 = malloc(p->nbuckets * sizeof(uint32_t));
-  p->next1 = malloc(cap * sizeof(uint32_t));
-  p->next2 = malloc(cap * sizeof(uint32_t));
-  p->k1 = calloc(cap, sizeof(uint64_t));
-  p->k2 = calloc(cap, sizeof(uint64_t));
-  p->live = calloc(cap, 1);
-  p->free_next = malloc(cap * sizeof(uint32_t));
-  if (!p->head1 || !p->head2 || !p->next1 || !p->next2 || !p->k1 || !p->k2 || !p->live || !p->free_next)
+  if (p->head1 == NULL || p->head2 == NULL)
     return -1;
   memset(p->head1, 0xff, p->nbuckets * sizeof(uint32_t));
   memset(p->head2, 0xff, p->nbuckets * sizeof(uint32_t));
-  for (uint32_t i = 0; i < cap; i++)
-    p->free_next[i] = i + 1 < cap ? i + 1 : NIL;
-  p->free_head = cap ? 0 : NIL;
+  for (uint32_t i = 0; i < old; i++) { /* re-chain the live slots */
+    if (!p->live[i])
+      continue;
+    if (p->k1[i]) {
+      uint32_t b = bucket(p, p->k1[i]);
+      p->next1[i] = p->head1[b];
+      p->head1[b] = i;
+    }
+    if (p->k2[i]) {
+      uint32_t b = bucket(p, p->k2[i]);
+      p->next2[i] = p->head2[b];
+      p->head2[b] = i;
+    }
+  }
+  for (uint32_t i = cap; i-- > old;) {
+    p->free_next[i] = p->free_head;
+    p->free_head = i;
+  }
+  p->cap = cap;
   return 0;
 }
 
-static uint32_t bucket(const struct pool *p, uint64_t k) {
-  return (uint32_t)(mix64(k) & (p->nbuckets - 1));
+static int pool_init(struct pool *p, uint32_t max, size_t psize) {
+  memset(p, 0, sizeof(*p));
+  p->max = max;
+  p->psize = psize;
+  p->free_head = NIL;
+  return pool_grow(p);
 }
 
 static void chain_unlink(uint32_t *head, uint32_t *next, uint32_t idx) {
@@ -282,19 +326,20 @@ static void pool_release(struct pool *p, uint32_t idx) {
   p->used--;
 }
 
-/* A free slot linked under k1/k2 (0 = not indexed). When the pool is full the
- * slot under the clock hand is the victim: *victim gets its index so the
- * caller can look at its payload before it is reused. */
+/* A free slot linked under k1/k2. When the pool is full at its maximum, the
+ * slot under the clock hand is the victim: *victim gets its index and NIL is
+ * returned, so the caller can look at the payload, then call
+ * pool_evict_and_take. */
 static uint32_t pool_take(struct pool *p, uint64_t k1, uint64_t k2, uint32_t *victim) {
   uint32_t idx;
   *victim = NIL;
-  if (p->cap == 0)
-    return NIL;
-  if (p->free_head == NIL) {
+  if (p->free_head == NIL && pool_grow(p) < 0) {
+    if (p->cap == 0)
+      return NIL;
     while (!p->live[p->hand])
       p->hand = (p->hand + 1) % p->cap;
     *victim = p->hand;
-    return p->hand; /* caller calls pool_reuse after looking */
+    return NIL;
   }
   idx = p->free_head;
   p->free_head = p->free_next[idx];
@@ -388,10 +433,10 @@ struct rules_engine {
   struct umap invmap; /* key hash -> inv index */
   struct inv *inv;
   size_t ninv, inv_cap;
-  struct pool hpool; /* open handles: k1 = path hash, k2 = file object */
-  struct handle *handles;
-  struct pool ipool; /* callback state: k1 = irp, k2 = file object */
-  struct irp_state *irps;
+  struct pool hpool;    /* open handles (struct handle): k1 = path hash, k2 = file object */
+  struct pool ipool;    /* callback state (struct irp_state): k1 = irp, k2 = file object */
+  struct umap groupmap; /* group key -> index in groups */
+  const char *last_file_raw, *last_file, *last_format_raw, *last_format;
   struct group *groups;
   size_t ngroups, groups_cap;
   uint32_t groups_dropped;
@@ -404,6 +449,9 @@ struct rules_engine {
   int oom;
   struct fb_strbuf tmp;
 };
+
+#define HANDLE(e, i) (&((struct handle *)(e)->hpool.payload)[i])
+#define IRPST(e, i) (&((struct irp_state *)(e)->ipool.payload)[i])
 
 /* --------------------------------------------------------- small lookups */
 
@@ -505,7 +553,9 @@ static int module_is_inbox(struct rules_engine *e, const char *module) {
 }
 
 static int is_fltmgr_frame(const struct ev_frame *f) {
-  return f->module && (!strcasecmp(f->module, "fltmgr.sys") || !strcasecmp(f->module, "fltmgr"));
+  /* the first letter settles almost every frame without a full compare */
+  return f->module && (f->module[0] == 'F' || f->module[0] == 'f') &&
+         (!strcasecmp(f->module, "fltmgr.sys") || !strcasecmp(f->module, "fltmgr"));
 }
 
 /* The innermost blamable module whose frames sit between two FltMgr runs
@@ -641,10 +691,10 @@ static uint64_t group_key(enum vd_kind kind, uint32_t status, uint32_t pid, cons
 static struct group *group_get(struct rules_engine *e, enum vd_kind kind, const struct ev_file_op *op,
                                const char *path, const char *process) {
   uint64_t key = group_key(kind, op->status, op->pid, path, op->op_name);
+  uint32_t at = umap_get(&e->groupmap, key);
   struct group *g;
-  for (size_t i = 0; i < e->ngroups; i++)
-    if (e->groups[i].key == key)
-      return &e->groups[i];
+  if (at != NIL)
+    return &e->groups[at];
   if (e->ngroups >= e->lim.findings) {
     e->groups_dropped++;
     return NULL;
@@ -658,6 +708,10 @@ static struct group *group_get(struct rules_engine *e, enum vd_kind kind, const 
     }
     e->groups = p;
     e->groups_cap = cap;
+  }
+  if (umap_put(&e->groupmap, key, (uint32_t)e->ngroups) < 0) {
+    e->oom = 1;
+    return NULL;
   }
   g = &e->groups[e->ngroups++];
   memset(g, 0, sizeof(*g));
@@ -716,6 +770,10 @@ static const char *stack_text(struct rules_engine *e, const struct ev_stack *st)
 
 static void link_op(struct rules_engine *e, struct group *g, const struct ev_file_op *op, const char *path) {
   char text[512];
+  if (g->f.nevidence >= e->lim.evidence) {
+    g->f.evidence_dropped++;
+    return;
+  }
   snprintf(text, sizeof(text), "%s %s", op->op_name ? op->op_name : ev_file_op_kind_name(op->kind),
            path ? path : "");
   add_link(e, &g->f, "file_op", &op->origin, op->time, op->pid, op->tid, op->file_object, op->irp, op->status,
@@ -831,13 +889,13 @@ static struct irp_state *irp_lookup(struct rules_engine *e, uint64_t irp, uint64
   if (irp) {
     POOL_EACH1(&e->ipool, irp, i) {
       *at = i;
-      return &e->irps[i];
+      return IRPST(e, i);
     }
   }
   if (fo) {
     POOL_EACH2(&e->ipool, fo, i) {
       *at = i;
-      return &e->irps[i];
+      return IRPST(e, i);
     }
   }
   *at = NIL;
@@ -868,15 +926,15 @@ static int on_filter_callback(void *ctx, const struct ev_filter_callback *r) {
   s = irp_lookup(e, r->irp, r->file_object, &at);
   if (s == NULL) {
     at = pool_take(&e->ipool, r->irp, r->file_object, &victim);
-    if (victim != NIL) {
+    if (at == NIL && victim != NIL) {
       e->n_evicted++;
-      if (e->irps[victim].failed)
-        finding_from_callback(e, &e->irps[victim]);
+      if (IRPST(e, victim)->failed)
+        finding_from_callback(e, IRPST(e, victim));
       at = pool_evict_and_take(&e->ipool, victim, r->irp, r->file_object);
     }
     if (at == NIL)
       return e->oom;
-    s = &e->irps[at];
+    s = IRPST(e, at);
     memset(s, 0, sizeof(*s));
     s->irp = r->irp;
     s->fo = r->file_object;
@@ -908,7 +966,7 @@ static const char *fo_path(struct rules_engine *e, uint64_t fo) {
   if (fo == 0)
     return NULL;
   POOL_EACH2(&e->hpool, fo, i) {
-    return e->handles[i].path;
+    return (*HANDLE(e, i)).path;
   }
   return NULL;
 }
@@ -1003,19 +1061,25 @@ static void track_open(struct rules_engine *e, const struct ev_file_op *op, cons
   const char *nested;
   uint64_t ph = hash_bytes(path, 1);
   at = pool_take(&e->hpool, ph, op->file_object, &victim);
-  if (victim != NIL) {
+  if (at == NIL && victim != NIL) {
     e->n_evicted++;
     at = pool_evict_and_take(&e->hpool, victim, ph, op->file_object);
   }
   if (at == NIL)
     return;
-  h = &e->handles[at];
+  h = HANDLE(e, at);
   h->fo = op->file_object;
   h->pid = op->pid;
   h->process = intern(&e->in, process);
   h->path = intern(&e->in, path);
-  h->file = intern(&e->in, op->origin.file);
-  h->format = intern(&e->in, op->origin.format);
+  if (op->origin.file != e->last_file_raw) {
+    e->last_file_raw = op->origin.file;
+    e->last_file = intern(&e->in, op->origin.file);
+    e->last_format_raw = op->origin.format;
+    e->last_format = intern(&e->in, op->origin.format);
+  }
+  h->file = e->last_file;
+  h->format = op->origin.format == e->last_format_raw ? e->last_format : intern(&e->in, op->origin.format);
   h->index = op->origin.index;
   h->time = op->time;
   h->access = op->desired_access;
@@ -1044,7 +1108,7 @@ static void track_close(struct rules_engine *e, const struct ev_file_op *op, con
   {
     uint64_t ph = hash_bytes(path, 1);
     POOL_EACH1(&e->hpool, ph, i) {
-      if (e->handles[i].pid == op->pid && e->handles[i].fo == 0) {
+      if ((*HANDLE(e, i)).pid == op->pid && (*HANDLE(e, i)).fo == 0) {
         pool_release(&e->hpool, i);
         return;
       }
@@ -1062,7 +1126,7 @@ static struct group *decide_held(struct rules_engine *e, const struct ev_file_op
     return NULL;
   link_op(e, g, op, path);
   POOL_EACH1(&e->hpool, ph, i) {
-    const struct handle *h = &e->handles[i];
+    const struct handle *h = &(*HANDLE(e, i));
     int known, conflict;
     if (h->path && strcasecmp(h->path, path))
       continue;
@@ -1246,9 +1310,8 @@ struct rules_engine *rules_engine_new(const struct kf_db *db, const struct rules
   }
   e->in.limit = e->lim.intern_bytes;
   fb_strbuf_init(&e->tmp);
-  if (pool_init(&e->hpool, e->lim.open_handles) < 0 || pool_init(&e->ipool, e->lim.irp_states) < 0 ||
-      (e->handles = calloc(e->lim.open_handles, sizeof(*e->handles))) == NULL ||
-      (e->irps = calloc(e->lim.irp_states, sizeof(*e->irps))) == NULL) {
+  if (pool_init(&e->hpool, e->lim.open_handles, sizeof(struct handle)) < 0 ||
+      pool_init(&e->ipool, e->lim.irp_states, sizeof(struct irp_state)) < 0) {
     rules_engine_free(e);
     return NULL;
   }
@@ -1288,8 +1351,7 @@ void rules_engine_free(struct rules_engine *e) {
   free(e->inv);
   pool_free(&e->hpool);
   pool_free(&e->ipool);
-  free(e->handles);
-  free(e->irps);
+  umap_free(&e->groupmap);
   fb_strbuf_free(&e->tmp);
   free(e);
 }
@@ -1300,8 +1362,8 @@ const struct ev_sink *rules_engine_sink(struct rules_engine *e) {
 
 size_t rules_engine_state_bytes(const struct rules_engine *e) {
   return e->in.bytes + e->in.cap * (sizeof(char *) + 8) +
-         (size_t)e->lim.open_handles * (sizeof(struct handle) + 2 * 8 + 5 * 4 + 1) +
-         (size_t)e->lim.irp_states * (sizeof(struct irp_state) + 2 * 8 + 5 * 4 + 1) +
+         (size_t)e->hpool.cap * (sizeof(struct handle) + 2 * 8 + 5 * 4 + 1) +
+         (size_t)e->ipool.cap * (sizeof(struct irp_state) + 2 * 8 + 5 * 4 + 1) +
          (e->procs.cap + e->kmods.cap + e->invmap.cap) * 12 + e->ninv * sizeof(struct inv) +
          e->ngroups * sizeof(struct group);
 }
@@ -1467,8 +1529,8 @@ static void link_facts(struct rules_engine *e) {
 int rules_engine_finish(struct rules_engine *e, struct verdict *v) {
   const char *obs_alt = observer_altitude(e);
   for (size_t i = 0; i < e->ipool.cap; i++) /* failures no file operation claimed */
-    if (e->ipool.live[i] && e->irps[i].failed)
-      finding_from_callback(e, &e->irps[i]);
+    if (e->ipool.live[i] && IRPST(e, i)->failed)
+      finding_from_callback(e, IRPST(e, i));
   for (size_t i = 0; i < e->ngroups; i++) {
     struct group *g = &e->groups[i];
     if (g->from_procmon) {

@@ -179,8 +179,16 @@ const char *vd_time_iso(uint64_t ft, char *buf, size_t size) {
   secs = (time_t)((ft - 116444736000000000ull) / 10000000ull);
   if (gmtime_r(&secs, &tm) == NULL)
     return buf;
-  snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%07lluZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-           tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned long long)(ft % 10000000ull));
+  {
+    char tmp[96]; /* wide enough for any struct tm, so nothing is cut mid-field */
+    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%07lluZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned long long)(ft % 10000000ull));
+    size_t n = strlen(tmp);
+    if (n >= size)
+      n = size - 1;
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+  }
   return buf;
 }
 

@@ -34,7 +34,8 @@ static const struct words en = {
     .evidence = "Evidence",
     .holder = "Held by",
     .holder_none =
-        "no open handle on this path was seen in the capture (it was opened before the capture started)",
+        "no open handle on this path was seen in the capture (it may have been opened before the capture "
+        "started)",
     .inbox = "Microsoft inbox",
     .third = "third-party",
     .unknown_vendor = "unknown vendor",
@@ -83,7 +84,7 @@ static const struct words zh = {
     .candidates = "候选驱动（按可能性排序）",
     .evidence = "证据",
     .holder = "占用者",
-    .holder_none = "抓取数据中未看到该路径上仍打开的句柄（可能在开始抓取之前已打开）",
+    .holder_none = "抓取数据中未看到该路径上仍打开的句柄（可能在开始抓取之前就已打开）",
     .inbox = "微软系统自带",
     .third = "第三方",
     .unknown_vendor = "厂商未知",
@@ -197,9 +198,13 @@ int verdict_write_text(const struct verdict *v, const char *lang, FILE *out) {
     put_finding(out, w, &v->findings[i], i + 1);
   if (v->nfacts) {
     fprintf(out, "\n%s:\n", w->facts);
-    for (size_t i = 0; i < v->nfacts && i < 10; i++)
-      fprintf(out, "  - %s 0x%08X %s %s\n", vd_time_iso(v->facts[i].time, t1, sizeof(t1)), v->facts[i].code,
+    for (size_t i = 0; i < v->nfacts && i < 10; i++) {
+      fprintf(out, "  - %s 0x%08X %s %s", vd_time_iso(v->facts[i].time, t1, sizeof(t1)), v->facts[i].code,
               v->facts[i].subject ? v->facts[i].subject : "", v->facts[i].path ? v->facts[i].path : "");
+      if (v->facts[i].finding >= 0)
+        fprintf(out, " (%s %d)", w->finding, v->facts[i].finding + 1);
+      fprintf(out, "\n");
+    }
   }
   if (v->nlimits) {
     fprintf(out, "\n%s:\n", w->limits);
