@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/ingest.h"
+#include "parsers/etl/etl_decode.h"
 #include "parsers/evtx/evtx.h"
 #include "parsers/pml/pml.h"
 #include "parsers/text/cbs.h"
@@ -89,10 +90,7 @@ static void parse_artifact(const struct ingest_artifact *a, const struct ev_sink
   case FB_FT_CBS_LOG: rc = cbs_read(a->path, &sink, NULL, &err); break;
   case FB_FT_FLTMC: rc = fltmc_read(a->path, &sink, NULL, &err); break;
   case FB_FT_SETUPAPI: rc = setupapi_read(a->path, &sink, NULL, &err); break;
-  case FB_FT_ETL:
-    in->status = (char *)ST_SKIPPED;
-    in->error = "ETL traces are not decoded by this build yet";
-    return;
+  case FB_FT_ETL: rc = etl_emit_evidence(a->path, &sink, NULL, NULL, &err); break;
   default:
     in->status = (char *)ST_SKIPPED;
     in->error = a->type == FB_FT_OTHER ? "not a capture fltblame reads" : "not analysed by this build";

@@ -443,6 +443,8 @@ struct rules_engine {
   struct vd_fact *facts;
   size_t nfacts, facts_cap;
   uint32_t facts_dropped;
+  char *notes[16]; /* parser remarks (ETL "no minifilter events"): they go to not_decided */
+  size_t nnotes;
   uint64_t time_first, time_last;
   uint64_t n_fileops, n_callbacks, n_images, n_procs, n_infos, n_facts, n_failures, n_evicted;
   int saw_procmon_source;
@@ -859,6 +861,14 @@ static int on_fact(void *ctx, const struct ev_fact *r) {
   struct rules_engine *e = ctx;
   struct vd_fact *f;
   e->n_facts++;
+  if (r->kind == EV_FACT_OTHER && r->code == 0 && r->text && !r->path) {
+    for (size_t i = 0; i < e->nnotes; i++)
+      if (!strcmp(e->notes[i], r->text))
+        return 0;
+    if (e->nnotes < sizeof(e->notes) / sizeof(e->notes[0]) && (e->notes[e->nnotes] = strdup(r->text)) != NULL)
+      e->nnotes++;
+    return 0;
+  }
   if (e->nfacts >= 256) {
     e->facts_dropped++;
     return 0;
@@ -1342,6 +1352,8 @@ void rules_engine_free(struct rules_engine *e) {
     free(e->facts[i].text);
   }
   free(e->facts);
+  for (size_t i = 0; i < e->nnotes; i++)
+    free(e->notes[i]);
   intern_free(&e->in);
   umap_free(&e->procs);
   umap_free(&e->kmods);
@@ -1597,6 +1609,8 @@ int rules_engine_finish(struct rules_engine *e, struct verdict *v) {
   v->stats.facts += e->n_facts;
   v->stats.failures_seen += e->n_failures;
   v->stats.state_evicted += e->n_evicted;
+  for (size_t i = 0; i < e->nnotes; i++)
+    verdict_add_limit(v, "%s", e->notes[i]);
   if (e->groups_dropped)
     verdict_add_limit(v, "%u further failures were not kept (finding limit %u)", e->groups_dropped,
                       e->lim.findings);

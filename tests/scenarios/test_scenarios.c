@@ -254,6 +254,23 @@ START_TEST(corpus_json_conforms) {
 }
 END_TEST
 
+/* A real WPR/PerfView trace without minifilter events or failures: no
+ * finding, and the verdict says why callbacks cannot be judged from it. */
+START_TEST(etl_corpus_no_finding) {
+  struct verdict *v = analyze1("etl/perfview/net.4.5.2.x64.etl");
+  ck_assert_uint_eq(v->nfindings, 0);
+  ck_assert_str_eq(v->inputs[0].type, "etl");
+  ck_assert_str_eq(v->inputs[0].status, "read");
+  ck_assert_uint_eq(v->stats.file_ops, 562); /* Kernel-File Create events */
+  ck_assert_uint_eq(v->stats.filter_callbacks, 0);
+  ck_assert_uint_eq(v->nlimits, 1);
+  ck_assert_ptr_nonnull(strstr(v->limits[0], "no minifilter events in this trace"));
+  ck_assert_int_eq(inv(v, "fileinfo.sys")->filter.observer, 1);
+  ck_assert_int_eq(inv(v, "WdFilter.sys")->filter.inbox, 1);
+  verdict_free(v);
+}
+END_TEST
+
 /* A missing input is listed as failed, and the job still gives a verdict. */
 START_TEST(missing_input_is_listed) {
   const char *p = "/nonexistent/upload.zip";
@@ -277,6 +294,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, synthetic_upload);
   tcase_add_test(tc, corpus_json_conforms);
   tcase_add_test(tc, missing_input_is_listed);
+  tcase_add_test(tc, etl_corpus_no_finding);
   suite_add_tcase(s, tc);
   return s;
 }
