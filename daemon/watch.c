@@ -47,8 +47,28 @@ struct watch {
   struct pending *pend;
   size_t npend, cappend;
   struct watch_stats stats;
-  int in_ready;
+  /* Inodes recently closed under a temporary name: when one shows up under a
+   * final name (sftp-server's link-then-unlink rename; by the time we read the
+   * event the old name may be gone and st_nlink back to 1), it is complete. */
+  struct {
+    dev_t dev;
+    ino_t ino;
+  } closed_tmp[64];
+  unsigned closed_tmp_next;
 };
+
+static void closed_tmp_add(struct watch *w, const struct stat *st) {
+  unsigned i = w->closed_tmp_next++ % 64;
+  w->closed_tmp[i].dev = st->st_dev;
+  w->closed_tmp[i].ino = st->st_ino;
+}
+
+static int closed_tmp_has(const struct watch *w, const struct stat *st) {
+  for (unsigned i = 0; i < 64; i++)
+    if (w->closed_tmp[i].ino == st->st_ino && w->closed_tmp[i].dev == st->st_dev && st->st_ino != 0)
+      return 1;
+  return 0;
+}
 
 static void wlog(struct watch *w, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void wlog(struct watch *w, int level, const char *fmt, ...) {
@@ -229,8 +249,11 @@ static void on_file_event(struct watch *w, const char *path, const char *name, u
       pend_drop(w, p);
     return;
   }
-  if (watch_name_ignored(name, w->ignore))
+  if (watch_name_ignored(name, w->ignore)) {
+    if ((mask & IN_CLOSE_WRITE) && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+      closed_tmp_add(w, &st);
     return;
+  }
   if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
     return;
   if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
@@ -238,7 +261,7 @@ static void on_file_event(struct watch *w, const char *path, const char *name, u
   } else if (mask & IN_CREATE) {
     /* A new name with another link is sftp-server's rename (link, then unlink
      * of the old name): the bytes were written and closed under the old name. */
-    pend_add(w, path, &st, st.st_nlink > 1);
+    pend_add(w, path, &st, st.st_nlink > 1 || closed_tmp_has(w, &st));
   } else if (mask & (IN_MODIFY | IN_ATTRIB)) {
     p = pend_find(w, path);
     if (p != NULL)
@@ -316,6 +339,7 @@ static void settle(uv_timer_t *t) {
   for (size_t i = 0; i < w->npend;) {
     struct pending *p = &w->pend[i];
     struct stat st;
+    int writer;
 
     if (lstat(p->path, &st) < 0 || !S_ISREG(st.st_mode)) {
       pend_drop(w, p);
@@ -327,12 +351,18 @@ static void settle(uv_timer_t *t) {
       p->ctime_ns = ts_ns(&st.st_ctim);
       p->last_change = now;
     }
-    if (!p->closed || now - p->last_change < quiet_ms) {
+    if (now - p->last_change < quiet_ms) {
       i++;
       continue;
     }
-    if (has_writer(p->path) == 1) { /* a paused upload: still open for writing */
+    writer = has_writer(p->path);
+    if (writer == 1) { /* a paused upload: still open for writing */
       p->last_change = now;
+      i++;
+      continue;
+    }
+    /* No close seen: only the kernel's word (no writer) lets it through. */
+    if (!p->closed && writer != 0) {
       i++;
       continue;
     }
