@@ -397,7 +397,7 @@ static void svg_days(const struct ctx *x, struct fb_strbuf *b) {
   for (int d = 0; d < REPORT_DAYS; d++)
     if (x->per_day_total[d] > max)
       max = x->per_day_total[d];
-  fb_strbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
+  fb_strbuf_printf(b, "<svg width=\"%d\" height=\"%d\" role=\"img\" "
                       "aria-label=\"verdicts per day\">\n", W, H);
   for (int k = 0; k <= 4; k++) {
     int v = (max * k + 3) / 4;
@@ -467,7 +467,7 @@ static void svg_bars(const struct counts *c, size_t max_rows, int colour_by_labe
   for (size_t i = 0; i < n; i++)
     if (c->v[i].n > max)
       max = c->v[i].n;
-  fb_strbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%zu\">\n", W, n * rowh + 4);
+  fb_strbuf_printf(b, "<svg width=\"%d\" height=\"%zu\">\n", W, n * rowh + 4);
   for (size_t i = 0; i < n; i++) {
     double w = (double)(W - label_w - 60) * c->v[i].n / max;
     fb_strbuf_printf(b, "<text x=\"%d\" y=\"%zu\" font-size=\"12\" text-anchor=\"end\">", label_w - 6, i * rowh + 15);
