@@ -365,6 +365,17 @@ static char *render_json(const struct ctx *x, const char *date, const struct rep
 
 /* ---- HTML ---- */
 
+/* "CUSTOMER/rest" instead of the whole path under the upload root. */
+static const char *short_upload(const struct row *w) {
+  char pat[300];
+  const char *p;
+  if (w->customer[0] == '\0' || strlen(w->customer) > 256)
+    return w->upload;
+  snprintf(pat, sizeof(pat), "/%s/", w->customer);
+  p = strstr(w->upload, pat);
+  return p ? p + 1 : w->upload;
+}
+
 static void html_esc(struct fb_strbuf *b, const char *s) {
   for (; *s; s++) {
     switch (*s) {
@@ -388,19 +399,31 @@ static const char *series_color(const char *key, size_t rank) {
   return palette[rank < MAX_SERIES ? rank : MAX_SERIES];
 }
 
+/* The same filter gets the same colour in every chart: its rank over 30 days. */
+static const char *key_color(const struct counts *series, const char *key) {
+  for (size_t i = 0; i < series->n; i++)
+    if (!strcmp(series->v[i].key, key))
+      return series_color(key, i);
+  return palette[MAX_SERIES];
+}
+
 /* Stacked bars: one per day, one colour per filter (top MAX_SERIES, rest "other"). */
 static void svg_days(const struct ctx *x, struct fb_strbuf *b) {
   const int W = 960, H = 300, L = 40, R = 10, T = 10, B = 50;
   const double bw = (double)(W - L - R) / REPORT_DAYS;
   int max = 1;
 
+  int step;
+
   for (int d = 0; d < REPORT_DAYS; d++)
     if (x->per_day_total[d] > max)
       max = x->per_day_total[d];
+  step = (max + 3) / 4; /* four whole-number steps */
+  max = step * 4;
   fb_strbuf_printf(b, "<svg width=\"%d\" height=\"%d\" role=\"img\" "
                       "aria-label=\"verdicts per day\">\n", W, H);
   for (int k = 0; k <= 4; k++) {
-    int v = (max * k + 3) / 4;
+    int v = step * k;
     double y = T + (H - T - B) * (1 - (double)v / max);
     fb_strbuf_printf(b, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>"
                         "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%d</text>\n",
@@ -455,7 +478,7 @@ static void svg_days(const struct ctx *x, struct fb_strbuf *b) {
 }
 
 /* Horizontal bars for a ranking. */
-static void svg_bars(const struct counts *c, size_t max_rows, int colour_by_label, struct fb_strbuf *b) {
+static void svg_bars(const struct counts *c, size_t max_rows, const struct counts *series, struct fb_strbuf *b) {
   const int W = 960, rowh = 22, label_w = 520;
   size_t n = c->n < max_rows ? c->n : max_rows;
   int max = 1;
@@ -474,7 +497,7 @@ static void svg_bars(const struct counts *c, size_t max_rows, int colour_by_labe
     html_esc(b, c->v[i].key);
     fb_strbuf_printf(b, "</text><rect x=\"%d\" y=\"%zu\" width=\"%.1f\" height=\"16\" fill=\"%s\"/>"
                         "<text x=\"%.1f\" y=\"%zu\" font-size=\"12\">%d</text>\n",
-                     label_w, i * rowh + 3, w, colour_by_label ? series_color(c->v[i].key, i) : "#4e79a7",
+                     label_w, i * rowh + 3, w, series ? key_color(series, c->v[i].key) : "#4e79a7",
                      label_w + w + 4, i * rowh + 15, c->v[i].n);
   }
   fb_strbuf_puts(b, "</svg>\n");
@@ -486,11 +509,12 @@ static void render_html(const struct ctx *x, const char *date, const struct repo
 
   fb_strbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                       "<title>fltblame report %s</title>\n<style>\n"
-                      "body{font-family:sans-serif;margin:24px;color:#222;max-width:1000px}\n"
+                      "body{font-family:'Noto Sans CJK SC','WenQuanYi Micro Hei','Microsoft YaHei','PingFang SC',sans-serif;"
+                      "margin:24px;color:#222;max-width:1000px}\n"
                       "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}\n"
                       ".tiles{display:flex;gap:12px}.tile{border:1px solid #ddd;border-radius:6px;padding:8px 14px}\n"
                       ".tile b{display:block;font-size:24px}table{border-collapse:collapse;font-size:12px;width:100%%}\n"
-                      "td,th{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}\n"
+                      "td,th{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}\n"
                       "th{background:#f3f3f3}.failed{color:#b00}.none{color:#888}\n</style></head><body>\n",
                    date);
   fb_strbuf_printf(b, "<h1>fltblame: verdicts of %s</h1>\n<div class=\"tiles\">"
@@ -501,20 +525,20 @@ static void render_html(const struct ctx *x, const char *date, const struct repo
                       "<div class=\"tile failed\"><b id=\"t-failed\">%d</b>jobs failed</div></div>\n",
                    date, t->jobs, t->done, t->with_findings, t->confirmed, t->failed);
   fb_strbuf_puts(b, "<h2>Verdicts per filter, this day</h2>\n");
-  svg_bars(&x->day_filters, 20, 1, b);
+  svg_bars(&x->day_filters, 20, &x->series, b);
   fb_strbuf_puts(b, "<h2>Verdicts per filter, per day (30 days)</h2>\n");
   svg_days(x, b);
   fb_strbuf_puts(b, "<h2>Top failing paths</h2>\n");
-  svg_bars(&x->paths, TOP_N, 0, b);
+  svg_bars(&x->paths, TOP_N, NULL, b);
   fb_strbuf_puts(b, "<h2>Top failing processes</h2>\n");
-  svg_bars(&x->processes, TOP_N, 0, b);
+  svg_bars(&x->processes, TOP_N, NULL, b);
   fb_strbuf_puts(b, "<h2>Jobs that failed, and why</h2>\n");
   for (size_t i = 0; i < x->nrows; i++)
     if (x->rows[i].state == JOB_FAILED) {
       if (nfailed++ == 0)
         fb_strbuf_puts(b, "<table id=\"failed\"><tr><th>job</th><th>upload</th><th>error</th></tr>\n");
       fb_strbuf_printf(b, "<tr><td>%lld</td><td>", (long long)x->rows[i].id);
-      html_esc(b, x->rows[i].upload);
+      html_esc(b, short_upload(&x->rows[i]));
       fb_strbuf_puts(b, "</td><td class=\"failed\">");
       html_esc(b, x->rows[i].error);
       fb_strbuf_puts(b, "</td></tr>\n");
@@ -527,7 +551,8 @@ static void render_html(const struct ctx *x, const char *date, const struct repo
     const struct row *w = &x->rows[i];
     const char *cells[9];
     iso_local(w->finished, when, sizeof(when));
-    cells[0] = when, cells[1] = w->customer, cells[2] = w->upload, cells[3] = job_state_name(w->state);
+    when[19] = '\0'; /* the day is the report's: the time is enough */
+    cells[0] = when + 11, cells[1] = w->customer, cells[2] = short_upload(w), cells[3] = job_state_name(w->state);
     cells[4] = w->filter, cells[5] = w->vendor, cells[6] = w->confidence, cells[7] = w->fail_path;
     cells[8] = w->fail_process;
     fb_strbuf_printf(b, "<tr><td>%lld</td>", (long long)w->id);

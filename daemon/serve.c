@@ -188,7 +188,7 @@ void serve_pump(struct serve *s) {
     }
     r->id = row->id;
     r->version = row->version;
-    r->started_ms = uv_now(&s->loop);
+    r->started_ms = uv_hrtime() / 1000000;
     snprintf(r->path, sizeof(r->path), "%s", row->path);
     s->nrun++;
     serve_log(s, 6, "job %lld running: pid=%d attempt=%d version=%d path=\"%s\"", (long long)row->id, (int)r->pid,
@@ -217,7 +217,7 @@ static void finish_run(struct serve *s, struct serve_run *r, int status) {
   char buf[8192];
   size_t len;
   int have = 0;
-  double secs = (double)(uv_now(&s->loop) - r->started_ms) / 1000;
+  double secs = (double)(uv_hrtime() / 1000000 - r->started_ms) / 1000;
 
   read_result(r->fd, buf, sizeof(buf), &len);
   close(r->fd);
@@ -381,7 +381,7 @@ static void on_tick(uv_timer_t *t) {
       r->peak_rss = rss;
     if (rss > s->cfg.memory_limit)
       kill_run(r, KILL_MEMORY);
-    else if (s->cfg.wall_limit > 0 && now - r->started_ms > (uint64_t)(s->cfg.wall_limit * 1000))
+    else if (s->cfg.wall_limit > 0 && uv_hrtime() / 1000000 - r->started_ms > (uint64_t)(s->cfg.wall_limit * 1000))
       kill_run(r, KILL_WALL);
   }
   if (s->watchdog_usec && (now - s->last_watchdog) * 1000 >= s->watchdog_usec / 2) {
