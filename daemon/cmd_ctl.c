@@ -14,18 +14,19 @@
 #include "daemon/serve_config.h"
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: fltblame ctl [--socket PATH] [--config FILE] [--raw] COMMAND\n\n"
-               "commands:\n"
-               "  status                         uptime, queue, workers, jobs per state, throughput\n"
-               "  list [--state S] [--since T] [--limit N]\n"
-               "                                 jobs, newest first (S: queued running done failed cancelled;\n"
-               "                                 T: unix seconds or YYYY-MM-DD[THH:MM[:SS]] UTC)\n"
-               "  show ID                        one job\n"
-               "  reprocess ID|PATH              run again with the current rules (old verdict kept as .vN)\n"
-               "  cancel ID                      drop a queued job or kill a running one\n"
-               "  report [--date D]              write the report of day D (default yesterday)\n\n"
-               "The socket defaults to the config's (/run/fltblame/ctl.sock). The answer is JSON;\n"
-               "exit status 0 when it says ok, 3 when the daemon refused, 4 when it cannot be reached.\n");
+  fprintf(out,
+          "usage: fltblame ctl [--socket PATH] [--config FILE] [--raw] COMMAND\n\n"
+          "commands:\n"
+          "  status                         uptime, queue, workers, jobs per state, throughput\n"
+          "  list [--state S] [--since T] [--limit N]\n"
+          "                                 jobs, newest first (S: queued running done failed cancelled;\n"
+          "                                 T: unix seconds or YYYY-MM-DD[THH:MM[:SS]] UTC)\n"
+          "  show ID                        one job\n"
+          "  reprocess ID|PATH              run again with the current rules (old verdict kept as .vN)\n"
+          "  cancel ID                      drop a queued job or kill a running one\n"
+          "  report [--date D]              write the report of day D (default yesterday)\n\n"
+          "The socket defaults to the config's (/run/fltblame/ctl.sock). The answer is JSON;\n"
+          "exit status 0 when it says ok, 3 when the daemon refused, 4 when it cannot be reached.\n");
 }
 
 /* Send one line, read one line (with a deadline). */
@@ -134,8 +135,9 @@ int cmd_ctl(int argc, char **argv) {
     } else if (cmd == NULL && argv[i][0] != '-') {
       cmd = argv[i];
       json_object_set_new(req, "cmd", json_string(cmd));
-    } else if (cmd && (!strcmp(argv[i], "--state") || !strcmp(argv[i], "--since") || !strcmp(argv[i], "--date") ||
-                       !strcmp(argv[i], "--limit")) &&
+    } else if (cmd &&
+               (!strcmp(argv[i], "--state") || !strcmp(argv[i], "--since") || !strcmp(argv[i], "--date") ||
+                !strcmp(argv[i], "--limit")) &&
                i + 1 < argc) {
       if (!strcmp(argv[i], "--limit"))
         json_object_set_new(req, "limit", json_integer(atoll(argv[i + 1])));

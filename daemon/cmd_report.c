@@ -67,7 +67,7 @@ int cmd_report(int argc, char **argv) {
     fprintf(stderr, "fltblame report: %s\n", err);
     return FB_EXIT_INPUT;
   }
-  printf("%s\n%s\n%s\n%d jobs: %d verdicts (%d with a finding, %d confirmed), %d failed\n", p.html, p.csv, p.json,
-         t.jobs, t.done, t.with_findings, t.confirmed, t.failed);
+  printf("%s\n%s\n%s\n%d jobs: %d verdicts (%d with a finding, %d confirmed), %d failed\n", p.html, p.csv,
+         p.json, t.jobs, t.done, t.with_findings, t.confirmed, t.failed);
   return FB_EXIT_OK;
 }

@@ -65,7 +65,8 @@ int jobs_open(struct jobs **out, const char *db_path, char *err, size_t errlen) 
     return -1;
   }
   sqlite3_busy_timeout(j->db, 5000);
-  if (sqlite3_exec(j->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg) != SQLITE_OK ||
+  if (sqlite3_exec(j->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg) !=
+          SQLITE_OK ||
       sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
     snprintf(err, errlen, "%s: %s", db_path, msg ? msg : "cannot create the schema");
     sqlite3_free(msg);
@@ -83,7 +84,9 @@ void jobs_close(struct jobs *j) {
   free(j);
 }
 
-const char *jobs_errmsg(struct jobs *j) { return sqlite3_errmsg(j->db); }
+const char *jobs_errmsg(struct jobs *j) {
+  return sqlite3_errmsg(j->db);
+}
 
 static sqlite3_stmt *prep(struct jobs *j, const char *sql) {
   sqlite3_stmt *st = NULL;
@@ -195,7 +198,8 @@ int jobs_get_by_path(struct jobs *j, const char *path, struct job_row *row) {
 }
 
 int jobs_mark_running(struct jobs *j, int64_t id, double now) {
-  sqlite3_stmt *st = prep(j, "UPDATE jobs SET state=1, attempts=attempts+1, started=? WHERE id=? AND state=0");
+  sqlite3_stmt *st =
+      prep(j, "UPDATE jobs SET state=1, attempts=attempts+1, started=? WHERE id=? AND state=0");
   int n;
   if (st == NULL)
     return -1;
@@ -231,9 +235,9 @@ int jobs_finish(struct jobs *j, const struct job_row *r) {
 }
 
 int jobs_requeue(struct jobs *j, int64_t id, int refund_attempt) {
-  sqlite3_stmt *st = prep(j, refund_attempt
-                                 ? "UPDATE jobs SET state=0, attempts=MAX(attempts-1,0) WHERE id=? AND state=1"
-                                 : "UPDATE jobs SET state=0 WHERE id=? AND state=1");
+  sqlite3_stmt *st =
+      prep(j, refund_attempt ? "UPDATE jobs SET state=0, attempts=MAX(attempts-1,0) WHERE id=? AND state=1"
+                             : "UPDATE jobs SET state=0 WHERE id=? AND state=1");
   if (st == NULL)
     return -1;
   sqlite3_bind_int64(st, 1, id);
@@ -266,7 +270,8 @@ fail:
 }
 
 int jobs_cancel(struct jobs *j, int64_t id, double now) {
-  sqlite3_stmt *st = prep(j, "UPDATE jobs SET state=4, finished=?, error='cancelled' WHERE id=? AND state IN (0,1)");
+  sqlite3_stmt *st =
+      prep(j, "UPDATE jobs SET state=4, finished=?, error='cancelled' WHERE id=? AND state IN (0,1)");
   int n;
   if (st == NULL)
     return -1;

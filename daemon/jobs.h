@@ -15,24 +15,24 @@ enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLE
 
 struct job_row {
   int64_t id;
-  char path[1024];     /* absolute path of the upload */
-  char customer[256];  /* first directory under the upload root */
+  char path[1024];    /* absolute path of the upload */
+  char customer[256]; /* first directory under the upload root */
   int64_t size;
   int64_t mtime_ns;
-  char sha256[65];     /* "" until a worker hashed it */
+  char sha256[65]; /* "" until a worker hashed it */
   int state;
-  int attempts;        /* runs started */
-  int version;         /* 1, +1 per reprocess */
-  double closed_at;    /* when the upload was last changed (unix seconds) */
-  double created;      /* when the job was queued */
-  double started;      /* last run start, 0 if never */
-  double finished;     /* 0 while not finished */
+  int attempts;     /* runs started */
+  int version;      /* 1, +1 per reprocess */
+  double closed_at; /* when the upload was last changed (unix seconds) */
+  double created;   /* when the job was queued */
+  double started;   /* last run start, 0 if never */
+  double finished;  /* 0 while not finished */
   char verdict_path[1024];
   char error[1024];
   int64_t duplicate_of; /* earlier job with the same sha256, 0 if none */
   int findings;
   int confirmed;
-  char filter[128];     /* filter named by the first finding */
+  char filter[128]; /* filter named by the first finding */
   char vendor[128];
   char confidence[32];
   char fail_path[1024]; /* path of the first finding */
@@ -58,7 +58,7 @@ int64_t jobs_add(struct jobs *j, const char *path, const char *customer, int64_t
 
 /* The oldest queued job into *row: 1 found, 0 none, -1 error. */
 int jobs_next_queued(struct jobs *j, struct job_row *row);
-int jobs_get(struct jobs *j, int64_t id, struct job_row *row);          /* 1, 0, -1 */
+int jobs_get(struct jobs *j, int64_t id, struct job_row *row);               /* 1, 0, -1 */
 int jobs_get_by_path(struct jobs *j, const char *path, struct job_row *row); /* newest; 1, 0, -1 */
 
 /* queued -> running, attempts+1, started=now. Returns 0, or 1 when the job

@@ -39,7 +39,7 @@ struct ctx {
   double day_start[REPORT_DAYS + 1]; /* local midnights, oldest first; [30] = end of the report day */
   struct row *rows;                  /* the report day */
   size_t nrows, caprows;
-  struct counts series;              /* filter label -> per-day counts over 30 days */
+  struct counts series; /* filter label -> per-day counts over 30 days */
   struct counts day_filters, paths, processes;
   int per_day_total[REPORT_DAYS];
   int oom;
@@ -222,7 +222,8 @@ static int write_file(const char *path, const char *data, size_t len, char *err,
   char tmp[1200];
   FILE *f;
   snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  if ((f = fopen(tmp, "wb")) == NULL || fwrite(data, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+  if ((f = fopen(tmp, "wb")) == NULL || fwrite(data, 1, len, f) != len || fflush(f) != 0 ||
+      fsync(fileno(f)) != 0) {
     snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
     if (f)
       fclose(f);
@@ -251,9 +252,9 @@ static void csv_field(struct fb_strbuf *b, const char *s) {
   fb_strbuf_putc(b, '"');
 }
 
-static const char *csv_header[] = {"id",         "finished", "customer", "upload",   "state",
-                                   "findings",   "confirmed", "filter",   "vendor",   "confidence",
-                                   "fail_path",  "fail_process", "error",  "verdict"};
+static const char *csv_header[] = {"id",        "finished",     "customer", "upload", "state",
+                                   "findings",  "confirmed",    "filter",   "vendor", "confidence",
+                                   "fail_path", "fail_process", "error",    "verdict"};
 #define NCOLS (sizeof(csv_header) / sizeof(csv_header[0]))
 
 static void row_fields(const struct row *w, char num[3][32], char when[40], const char *out[NCOLS]) {
@@ -389,7 +390,7 @@ static void html_esc(struct fb_strbuf *b, const char *s) {
 }
 
 static const char *palette[MAX_SERIES + 1] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
-                                               "#edc948", "#b07aa1", "#ff9da7", "#9c9c9c"};
+                                              "#edc948", "#b07aa1", "#ff9da7", "#9c9c9c"};
 
 static const char *series_color(const char *key, size_t rank) {
   if (!strcmp(key, "(job failed)"))
@@ -420,13 +421,16 @@ static void svg_days(const struct ctx *x, struct fb_strbuf *b) {
       max = x->per_day_total[d];
   step = (max + 3) / 4; /* four whole-number steps */
   max = step * 4;
-  fb_strbuf_printf(b, "<svg width=\"%d\" height=\"%d\" role=\"img\" "
-                      "aria-label=\"verdicts per day\">\n", W, H);
+  fb_strbuf_printf(b,
+                   "<svg width=\"%d\" height=\"%d\" role=\"img\" "
+                   "aria-label=\"verdicts per day\">\n",
+                   W, H);
   for (int k = 0; k <= 4; k++) {
     int v = step * k;
     double y = T + (H - T - B) * (1 - (double)v / max);
-    fb_strbuf_printf(b, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>"
-                        "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%d</text>\n",
+    fb_strbuf_printf(b,
+                     "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>"
+                     "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%d</text>\n",
                      L, W - R, y, y, L - 4, y + 4, v);
   }
   for (int d = 0; d < REPORT_DAYS; d++) {
@@ -452,8 +456,10 @@ static void svg_days(const struct ctx *x, struct fb_strbuf *b) {
     if (other) {
       double h = (double)(H - T - B) * (double)other / max;
       y -= h;
-      fb_strbuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
-                          "<title>other: %zu</title></rect>\n", L + d * bw + 1, y, bw - 2, h, palette[MAX_SERIES], other);
+      fb_strbuf_printf(b,
+                       "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
+                       "<title>other: %zu</title></rect>\n",
+                       L + d * bw + 1, y, bw - 2, h, palette[MAX_SERIES], other);
     }
     if (d % 5 == 4 || d == REPORT_DAYS - 1) {
       day_name(x, d, name, sizeof(name));
@@ -461,14 +467,16 @@ static void svg_days(const struct ctx *x, struct fb_strbuf *b) {
                        L + d * bw + bw / 2, H - B + 16, name + 5);
     }
   }
-  fb_strbuf_printf(b, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n", L, W - R, H - B, H - B);
+  fb_strbuf_printf(b, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n", L, W - R, H - B,
+                   H - B);
   /* legend */
   {
     double lx = L;
     for (size_t i = 0; i < x->series.n && i < MAX_SERIES; i++) {
-      fb_strbuf_printf(b, "<rect x=\"%.0f\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
-                          "<text x=\"%.0f\" y=\"%d\" font-size=\"11\">", lx, H - 22, series_color(x->series.v[i].key, i),
-                       lx + 14, H - 13);
+      fb_strbuf_printf(b,
+                       "<rect x=\"%.0f\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+                       "<text x=\"%.0f\" y=\"%d\" font-size=\"11\">",
+                       lx, H - 22, series_color(x->series.v[i].key, i), lx + 14, H - 13);
       html_esc(b, x->series.v[i].key);
       fb_strbuf_puts(b, "</text>\n");
       lx += 24 + 6.5 * (double)strlen(x->series.v[i].key);
@@ -478,7 +486,8 @@ static void svg_days(const struct ctx *x, struct fb_strbuf *b) {
 }
 
 /* Horizontal bars for a ranking. */
-static void svg_bars(const struct counts *c, size_t max_rows, const struct counts *series, struct fb_strbuf *b) {
+static void svg_bars(const struct counts *c, size_t max_rows, const struct counts *series,
+                     struct fb_strbuf *b) {
   const int W = 960, rowh = 22, label_w = 520;
   size_t n = c->n < max_rows ? c->n : max_rows;
   int max = 1;
@@ -493,36 +502,43 @@ static void svg_bars(const struct counts *c, size_t max_rows, const struct count
   fb_strbuf_printf(b, "<svg width=\"%d\" height=\"%zu\">\n", W, n * rowh + 4);
   for (size_t i = 0; i < n; i++) {
     double w = (double)(W - label_w - 60) * c->v[i].n / max;
-    fb_strbuf_printf(b, "<text x=\"%d\" y=\"%zu\" font-size=\"12\" text-anchor=\"end\">", label_w - 6, i * rowh + 15);
+    fb_strbuf_printf(b, "<text x=\"%d\" y=\"%zu\" font-size=\"12\" text-anchor=\"end\">", label_w - 6,
+                     i * rowh + 15);
     html_esc(b, c->v[i].key);
-    fb_strbuf_printf(b, "</text><rect x=\"%d\" y=\"%zu\" width=\"%.1f\" height=\"16\" fill=\"%s\"/>"
-                        "<text x=\"%.1f\" y=\"%zu\" font-size=\"12\">%d</text>\n",
+    fb_strbuf_printf(b,
+                     "</text><rect x=\"%d\" y=\"%zu\" width=\"%.1f\" height=\"16\" fill=\"%s\"/>"
+                     "<text x=\"%.1f\" y=\"%zu\" font-size=\"12\">%d</text>\n",
                      label_w, i * rowh + 3, w, series ? key_color(series, c->v[i].key) : "#4e79a7",
                      label_w + w + 4, i * rowh + 15, c->v[i].n);
   }
   fb_strbuf_puts(b, "</svg>\n");
 }
 
-static void render_html(const struct ctx *x, const char *date, const struct report_totals *t, struct fb_strbuf *b) {
+static void render_html(const struct ctx *x, const char *date, const struct report_totals *t,
+                        struct fb_strbuf *b) {
   char when[40];
   int nfailed = 0;
 
-  fb_strbuf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-                      "<title>fltblame report %s</title>\n<style>\n"
-                      "body{font-family:'Noto Sans CJK SC','WenQuanYi Micro Hei','Microsoft YaHei','PingFang SC',sans-serif;"
-                      "margin:24px;color:#222;max-width:1000px}\n"
-                      "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}\n"
-                      ".tiles{display:flex;gap:12px}.tile{border:1px solid #ddd;border-radius:6px;padding:8px 14px}\n"
-                      ".tile b{display:block;font-size:24px}table{border-collapse:collapse;font-size:12px;width:100%%}\n"
-                      "td,th{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}\n"
-                      "th{background:#f3f3f3}.failed{color:#b00}.none{color:#888}\n</style></head><body>\n",
-                   date);
-  fb_strbuf_printf(b, "<h1>fltblame: verdicts of %s</h1>\n<div class=\"tiles\">"
-                      "<div class=\"tile\"><b id=\"t-jobs\">%d</b>jobs finished</div>"
-                      "<div class=\"tile\"><b id=\"t-done\">%d</b>verdicts</div>"
-                      "<div class=\"tile\"><b id=\"t-findings\">%d</b>with a finding</div>"
-                      "<div class=\"tile\"><b id=\"t-confirmed\">%d</b>confirmed</div>"
-                      "<div class=\"tile failed\"><b id=\"t-failed\">%d</b>jobs failed</div></div>\n",
+  fb_strbuf_printf(
+      b,
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+      "<title>fltblame report %s</title>\n<style>\n"
+      "body{font-family:'Noto Sans CJK SC','WenQuanYi Micro Hei','Microsoft YaHei','PingFang SC',sans-serif;"
+      "margin:24px;color:#222;max-width:1000px}\n"
+      "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}\n"
+      ".tiles{display:flex;gap:12px}.tile{border:1px solid #ddd;border-radius:6px;padding:8px 14px}\n"
+      ".tile b{display:block;font-size:24px}table{border-collapse:collapse;font-size:12px;width:100%%}\n"
+      "td,th{border:1px solid #ddd;padding:3px "
+      "6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}\n"
+      "th{background:#f3f3f3}.failed{color:#b00}.none{color:#888}\n</style></head><body>\n",
+      date);
+  fb_strbuf_printf(b,
+                   "<h1>fltblame: verdicts of %s</h1>\n<div class=\"tiles\">"
+                   "<div class=\"tile\"><b id=\"t-jobs\">%d</b>jobs finished</div>"
+                   "<div class=\"tile\"><b id=\"t-done\">%d</b>verdicts</div>"
+                   "<div class=\"tile\"><b id=\"t-findings\">%d</b>with a finding</div>"
+                   "<div class=\"tile\"><b id=\"t-confirmed\">%d</b>confirmed</div>"
+                   "<div class=\"tile failed\"><b id=\"t-failed\">%d</b>jobs failed</div></div>\n",
                    date, t->jobs, t->done, t->with_findings, t->confirmed, t->failed);
   fb_strbuf_puts(b, "<h2>Verdicts per filter, this day</h2>\n");
   svg_bars(&x->day_filters, 20, &x->series, b);
@@ -552,7 +568,8 @@ static void render_html(const struct ctx *x, const char *date, const struct repo
     const char *cells[9];
     iso_local(w->finished, when, sizeof(when));
     when[19] = '\0'; /* the day is the report's: the time is enough */
-    cells[0] = when + 11, cells[1] = w->customer, cells[2] = short_upload(w), cells[3] = job_state_name(w->state);
+    cells[0] = when + 11, cells[1] = w->customer, cells[2] = short_upload(w),
+    cells[3] = job_state_name(w->state);
     cells[4] = w->filter, cells[5] = w->vendor, cells[6] = w->confidence, cells[7] = w->fail_path;
     cells[8] = w->fail_process;
     fb_strbuf_printf(b, "<tr><td>%lld</td>", (long long)w->id);
@@ -563,7 +580,9 @@ static void render_html(const struct ctx *x, const char *date, const struct repo
     }
     fb_strbuf_puts(b, "</tr>\n");
   }
-  fb_strbuf_puts(b, "</table>\n<p class=\"none\">CSV and JSON of these rows sit beside this file.</p>\n</body></html>\n");
+  fb_strbuf_puts(
+      b,
+      "</table>\n<p class=\"none\">CSV and JSON of these rows sit beside this file.</p>\n</body></html>\n");
 }
 
 int report_write(struct jobs *j, const char *date, const char *out_dir, struct report_paths *paths,

@@ -18,7 +18,7 @@ struct report_paths {
 };
 
 struct report_totals {
-  int jobs;      /* finished that day */
+  int jobs; /* finished that day */
   int done;
   int failed;
   int with_findings;

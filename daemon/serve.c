@@ -88,7 +88,8 @@ void serve_notify_status(struct serve *s) {
 
 static int upload_known(const char *path, const struct stat *st, void *user) {
   struct serve *s = user;
-  return jobs_seen(s->jobs, path, st->st_size, (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec) == 1;
+  return jobs_seen(s->jobs, path, st->st_size,
+                   (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec) == 1;
 }
 
 static void upload_ready(const char *path, const struct stat *st, void *user) {
@@ -100,8 +101,8 @@ static void upload_ready(const char *path, const struct stat *st, void *user) {
   if (s->draining || upload_known(path, st, s))
     return;
   customer_of(s, path, customer, sizeof(customer));
-  id = jobs_add(s->jobs, path, customer, st->st_size, mtime_ns, (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9,
-                serve_now());
+  id = jobs_add(s->jobs, path, customer, st->st_size, mtime_ns,
+                (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9, serve_now());
   if (id < 0) {
     serve_log(s, 3, "cannot queue %s: %s", path, jobs_errmsg(s->jobs));
     return;
@@ -112,7 +113,9 @@ static void upload_ready(const char *path, const struct stat *st, void *user) {
   serve_notify_status(s);
 }
 
-static void watch_log(int level, const char *msg, void *user) { serve_log(user, level, "%s", msg); }
+static void watch_log(int level, const char *msg, void *user) {
+  serve_log(user, level, "%s", msg);
+}
 
 int64_t serve_enqueue(struct serve *s, const char *path, char *err, size_t errlen) {
   struct stat st;
@@ -124,8 +127,9 @@ int64_t serve_enqueue(struct serve *s, const char *path, char *err, size_t errle
     return -1;
   }
   customer_of(s, path, customer, sizeof(customer));
-  id = jobs_add(s->jobs, path, customer, st.st_size, (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
-                (double)st.st_mtim.tv_sec, serve_now());
+  id = jobs_add(s->jobs, path, customer, st.st_size,
+                (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec, (double)st.st_mtim.tv_sec,
+                serve_now());
   if (id < 0) {
     snprintf(err, errlen, "cannot queue %s: %s", path, jobs_errmsg(s->jobs));
     return -1;
@@ -191,8 +195,8 @@ void serve_pump(struct serve *s) {
     r->started_ms = uv_hrtime() / 1000000;
     snprintf(r->path, sizeof(r->path), "%s", row->path);
     s->nrun++;
-    serve_log(s, 6, "job %lld running: pid=%d attempt=%d version=%d path=\"%s\"", (long long)row->id, (int)r->pid,
-              row->attempts + 1, row->version, row->path);
+    serve_log(s, 6, "job %lld running: pid=%d attempt=%d version=%d path=\"%s\"", (long long)row->id,
+              (int)r->pid, row->attempts + 1, row->version, row->path);
     free(row);
   }
 }
@@ -243,8 +247,8 @@ static void finish_run(struct serve *s, struct serve_run *r, int status) {
     row->state = JOB_CANCELLED;
     snprintf(row->error, sizeof(row->error), "cancelled while running");
   } else if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL)) {
-    snprintf(row->error, sizeof(row->error), "killed: CPU time limit %gs exceeded (signal %s)", s->cfg.cpu_limit,
-             WTERMSIG(status) == SIGXCPU ? "SIGXCPU" : "SIGKILL");
+    snprintf(row->error, sizeof(row->error), "killed: CPU time limit %gs exceeded (signal %s)",
+             s->cfg.cpu_limit, WTERMSIG(status) == SIGXCPU ? "SIGXCPU" : "SIGKILL");
   } else if (WIFSIGNALED(status)) {
     snprintf(row->error, sizeof(row->error), "worker crashed: signal %d (%s)", WTERMSIG(status),
              strsignal(WTERMSIG(status)));
@@ -274,14 +278,16 @@ static void finish_run(struct serve *s, struct serve_run *r, int status) {
     serve_log(s, 3, "job %lld: cannot record its end: %s", (long long)r->id, jobs_errmsg(s->jobs));
   if (row->state == JOB_DONE) {
     s->done_count++;
-    serve_log(s, 6, "job %lld done: verdict=\"%s\" findings=%d filter=\"%s\" duplicate_of=%lld seconds=%.3f%s",
-              (long long)r->id, row->verdict_path, row->findings, row->filter, (long long)row->duplicate_of, secs,
-              have && res.reused ? " (verdict already written before a restart)" : "");
+    serve_log(s, 6,
+              "job %lld done: verdict=\"%s\" findings=%d filter=\"%s\" duplicate_of=%lld seconds=%.3f%s",
+              (long long)r->id, row->verdict_path, row->findings, row->filter, (long long)row->duplicate_of,
+              secs, have && res.reused ? " (verdict already written before a restart)" : "");
   } else if (row->state == JOB_CANCELLED) {
     serve_log(s, 5, "job %lld cancelled after %.1fs", (long long)r->id, secs);
   } else {
     s->failed_count++;
-    serve_log(s, 4, "job %lld failed: %s path=\"%s\" seconds=%.3f", (long long)r->id, row->error, r->path, secs);
+    serve_log(s, 4, "job %lld failed: %s path=\"%s\" seconds=%.3f", (long long)r->id, row->error, r->path,
+              secs);
   }
   free(row);
 }
@@ -381,7 +387,8 @@ static void on_tick(uv_timer_t *t) {
       r->peak_rss = rss;
     if (rss > s->cfg.memory_limit)
       kill_run(r, KILL_MEMORY);
-    else if (s->cfg.wall_limit > 0 && uv_hrtime() / 1000000 - r->started_ms > (uint64_t)(s->cfg.wall_limit * 1000))
+    else if (s->cfg.wall_limit > 0 &&
+             uv_hrtime() / 1000000 - r->started_ms > (uint64_t)(s->cfg.wall_limit * 1000))
       kill_run(r, KILL_WALL);
   }
   if (s->watchdog_usec && (now - s->last_watchdog) * 1000 >= s->watchdog_usec / 2) {
@@ -432,8 +439,8 @@ static void on_stop_signal(uv_signal_t *h, int sig) {
   s->draining = 1;
   s->drain_deadline = uv_now(&s->loop) + (uint64_t)(s->cfg.drain_timeout * 1000);
   sd_notify(0, "STOPPING=1");
-  serve_log(s, 6, "%s: draining %d running job(s), at most %gs", sig == SIGINT ? "SIGINT" : "SIGTERM", s->nrun,
-            s->cfg.drain_timeout);
+  serve_log(s, 6, "%s: draining %d running job(s), at most %gs", sig == SIGINT ? "SIGINT" : "SIGTERM",
+            s->nrun, s->cfg.drain_timeout);
   if (s->watch) {
     watch_stop(s->watch);
     s->watch = NULL;
@@ -466,8 +473,8 @@ static void on_sighup(uv_signal_t *h, int sig) {
   s->cfg = c;
   if (s->watch)
     watch_configure(s->watch, c.quiet_period, c.rescan_interval, c.ignore_suffixes);
-  serve_log(s, 6, "SIGHUP: config reloaded: workers=%d quiet_period=%gs analyzer=%s", c.workers, c.quiet_period,
-            c.analyzer == SERVE_ANALYZER_STUB ? "stub" : "engine");
+  serve_log(s, 6, "SIGHUP: config reloaded: workers=%d quiet_period=%gs analyzer=%s", c.workers,
+            c.quiet_period, c.analyzer == SERVE_ANALYZER_STUB ? "stub" : "engine");
   sd_notify(0, "READY=1");
   serve_pump(s);
 }
@@ -488,7 +495,8 @@ int serve_main(const struct serve_config *cfg, int argc, char **argv) {
   s->argv = argv;
   s->start_time = serve_now();
   signal(SIGPIPE, SIG_IGN);
-  if (serve_config_check(cfg, err, sizeof(err)) < 0 || mkdir_p(cfg->state_dir) < 0 || mkdir_p(cfg->out_dir) < 0) {
+  if (serve_config_check(cfg, err, sizeof(err)) < 0 || mkdir_p(cfg->state_dir) < 0 ||
+      mkdir_p(cfg->out_dir) < 0) {
     serve_log(s, 3, "cannot start: %s", err[0] ? err : strerror(errno));
     free(s);
     return FB_EXIT_USAGE;
@@ -512,8 +520,8 @@ int serve_main(const struct serve_config *cfg, int argc, char **argv) {
   wcb.ready = upload_ready;
   wcb.log = watch_log;
   wcb.user = s;
-  if (watch_start(&s->loop, cfg->upload_dir, cfg->quiet_period, cfg->rescan_interval, cfg->ignore_suffixes, &wcb,
-                  &s->watch, err, sizeof(err)) < 0) {
+  if (watch_start(&s->loop, cfg->upload_dir, cfg->quiet_period, cfg->rescan_interval, cfg->ignore_suffixes,
+                  &wcb, &s->watch, err, sizeof(err)) < 0) {
     serve_log(s, 3, "cannot start: %s", err);
     serve_ctl_stop(s);
     rc = FB_EXIT_INTERNAL;
@@ -533,7 +541,8 @@ int serve_main(const struct serve_config *cfg, int argc, char **argv) {
   uv_timer_start(&s->tick, on_tick, 50, 50);
   if (sd_watchdog_enabled(0, &s->watchdog_usec) <= 0)
     s->watchdog_usec = 0;
-  serve_log(s, 6, "ready: upload_dir=\"%s\" out_dir=\"%s\" workers=%d quiet_period=%gs analyzer=%s socket=\"%s\"",
+  serve_log(s, 6,
+            "ready: upload_dir=\"%s\" out_dir=\"%s\" workers=%d quiet_period=%gs analyzer=%s socket=\"%s\"",
             cfg->upload_dir, cfg->out_dir, cfg->workers, cfg->quiet_period,
             cfg->analyzer == SERVE_ANALYZER_STUB ? "stub" : "engine", cfg->socket_path);
   sd_notify(0, "READY=1");

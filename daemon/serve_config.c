@@ -30,8 +30,10 @@ static const struct key keys[] = {
     {"socket_mode", K_MODE, F(socket_mode), "control socket permission bits (octal)"},
     {"socket_group", K_STR, F(socket_group), "group owning the socket and allowed to use it"},
     {"workers", K_INT, F(workers), "analysis processes run at once"},
-    {"quiet_period", K_DURATION, F(quiet_period), "an upload is taken after staying closed and unchanged this long"},
-    {"rescan_interval", K_DURATION, F(rescan_interval), "full walk of the upload tree (lost events, new dirs)"},
+    {"quiet_period", K_DURATION, F(quiet_period),
+     "an upload is taken after staying closed and unchanged this long"},
+    {"rescan_interval", K_DURATION, F(rescan_interval),
+     "full walk of the upload tree (lost events, new dirs)"},
     {"ignore_suffixes", K_STR, F(ignore_suffixes), "comma-separated name endings never taken"},
     {"analyzer", K_ANALYZER, F(analyzer), "engine (real analysis) or stub (tests and benches)"},
     {"cpu_limit", K_DURATION, F(cpu_limit), "CPU time per job"},
@@ -42,7 +44,8 @@ static const struct key keys[] = {
     {"drain_timeout", K_DURATION, F(drain_timeout), "on SIGTERM, how long running jobs may finish"},
     {"ctl_timeout", K_DURATION, F(ctl_timeout), "a control client must send a whole request within this"},
     {"ctl_max_request", K_SIZE, F(ctl_max_request), "longest control request line"},
-    {"report_hour", K_HOUR, F(report_hour), "hour the daemon writes yesterday's report (-1 = off, use the timer)"},
+    {"report_hour", K_HOUR, F(report_hour),
+     "hour the daemon writes yesterday's report (-1 = off, use the timer)"},
     {"log_level", K_LOGLEVEL, F(log_level), "debug, info, notice, warning or err"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -337,8 +340,9 @@ static void print_value(FILE *out, const struct key *k, const struct serve_confi
   case K_HOUR: fprintf(out, "%d", *(const int *)p); break;
   case K_DURATION: fprintf(out, "%gs", *(const double *)p); break;
   case K_SIZE:
-    fprintf(out, "%llu", k->size == sizeof(uint64_t) ? (unsigned long long)*(const uint64_t *)p
-                                                     : (unsigned long long)*(const size_t *)p);
+    fprintf(out, "%llu",
+            k->size == sizeof(uint64_t) ? (unsigned long long)*(const uint64_t *)p
+                                        : (unsigned long long)*(const size_t *)p);
     break;
   case K_MODE: fprintf(out, "%04o", *(const unsigned *)p); break;
   case K_ANALYZER: fprintf(out, "%s", *(const int *)p == SERVE_ANALYZER_STUB ? "stub" : "engine"); break;

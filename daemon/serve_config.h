@@ -5,8 +5,8 @@
 #define FB_SERVE_CONFIG_H
 
 #include <stddef.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define SERVE_PATH_MAX 1024
@@ -27,8 +27,8 @@ struct serve_config {
   unsigned socket_mode;
   char socket_group[64]; /* "" = the daemon's own group */
   int workers;
-  double quiet_period;    /* seconds an upload must stay closed and unchanged */
-  double rescan_interval; /* seconds between full walks of the upload tree */
+  double quiet_period;       /* seconds an upload must stay closed and unchanged */
+  double rescan_interval;    /* seconds between full walks of the upload tree */
   char ignore_suffixes[512]; /* comma-separated name endings never taken */
   int analyzer;
   double cpu_limit;      /* seconds of CPU per job */

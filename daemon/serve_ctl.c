@@ -148,8 +148,9 @@ static json_t *cmd_status(struct serve *s) {
   json_object_set_new(tp, "failed_since_start", json_integer((json_int_t)s->failed_count));
   json_object_set_new(tp, "finished_last_minute", json_integer(jobs_count_finished_since(s->jobs, now - 60)));
   json_object_set_new(tp, "finished_last_hour", json_integer(jobs_count_finished_since(s->jobs, now - 3600)));
-  json_object_set_new(tp, "per_minute_since_start",
-                      json_real((double)(s->done_count + s->failed_count) * 60 / (now - s->start_time + 1e-9)));
+  json_object_set_new(
+      tp, "per_minute_since_start",
+      json_real((double)(s->done_count + s->failed_count) * 60 / (now - s->start_time + 1e-9)));
   json_object_set_new(o, "throughput", tp);
   if (s->watch) {
     json_t *w = json_object();
@@ -260,7 +261,8 @@ static json_t *cmd_show(struct serve *s, json_t *req) {
   rc = jobs_get(s->jobs, id, r);
   if (rc <= 0) {
     free(r);
-    return rc == 0 ? error_json("no job %lld", (long long)id) : error_json("job index: %s", jobs_errmsg(s->jobs));
+    return rc == 0 ? error_json("no job %lld", (long long)id)
+                   : error_json("job index: %s", jobs_errmsg(s->jobs));
   }
   o = ok_json();
   json_object_set_new(o, "job", job_json(r));
@@ -551,15 +553,17 @@ static void on_connection(uv_stream_t *server, int status) {
     client_close(c);
     return;
   }
-  if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+  if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
     send_json(c, error_json("cannot identify the peer"), 1);
     return;
   }
   c->uid = cred.uid;
   if (!peer_allowed(s, cred.uid, cred.gid)) {
     serve_log(s, 4, "control: refused uid %d gid %d (pid %d)", (int)cred.uid, (int)cred.gid, (int)cred.pid);
-    send_json(c, error_json("permission denied: uid %d is neither root, the daemon's user nor in its group",
-                            (int)cred.uid),
+    send_json(c,
+              error_json("permission denied: uid %d is neither root, the daemon's user nor in its group",
+                         (int)cred.uid),
               1);
     return;
   }
@@ -590,12 +594,14 @@ int serve_ctl_start(struct serve *s, char *err, size_t errlen) {
   uv_pipe_init(&s->loop, &ctl->server, 0);
   ctl->server.data = s;
   unlink(path); /* a stale socket from an unclean stop */
-  if ((rc = uv_pipe_bind(&ctl->server, path)) < 0 || (rc = uv_listen((uv_stream_t *)&ctl->server, 64, on_connection)) < 0) {
+  if ((rc = uv_pipe_bind(&ctl->server, path)) < 0 ||
+      (rc = uv_listen((uv_stream_t *)&ctl->server, 64, on_connection)) < 0) {
     snprintf(err, errlen, "%s: %s", path, uv_strerror(rc));
     uv_close((uv_handle_t *)&ctl->server, NULL);
     return -1;
   }
-  if (chmod(path, s->cfg.socket_mode) < 0 || (s->cfg.socket_group[0] && chown(path, (uid_t)-1, ctl->group) < 0)) {
+  if (chmod(path, s->cfg.socket_mode) < 0 ||
+      (s->cfg.socket_group[0] && chown(path, (uid_t)-1, ctl->group) < 0)) {
     snprintf(err, errlen, "%s: cannot set mode/group: %s", path, strerror(errno));
     uv_close((uv_handle_t *)&ctl->server, NULL);
     return -1;

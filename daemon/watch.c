@@ -15,7 +15,7 @@
 
 #define WATCH_MAX_DEPTH 16
 #define DIR_MASK                                                                                             \
-  (IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_DELETE | IN_MOVED_FROM |           \
+  (IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_DELETE | IN_MOVED_FROM |            \
    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
 
 struct wdir {
@@ -102,7 +102,9 @@ int watch_name_ignored(const char *name, const char *suffixes) {
   return 0;
 }
 
-static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec; }
+static int64_t ts_ns(const struct timespec *t) {
+  return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
 
 /* ---- directories ---- */
 
@@ -222,7 +224,8 @@ static void walk(struct watch *w, const char *dir, int depth) {
       continue;
     if (S_ISDIR(st.st_mode)) {
       walk(w, path, depth + 1);
-    } else if (S_ISREG(st.st_mode) && !watch_name_ignored(e->d_name, w->ignore) && pend_find(w, path) == NULL) {
+    } else if (S_ISREG(st.st_mode) && !watch_name_ignored(e->d_name, w->ignore) &&
+               pend_find(w, path) == NULL) {
       if (w->cb.known && w->cb.known(path, &st, w->cb.user))
         continue;
       /* Found by a walk: no close event was seen, so it must stay unchanged for
@@ -377,7 +380,9 @@ static void settle(uv_timer_t *t) {
   }
 }
 
-static void on_rescan(uv_timer_t *t) { watch_rescan(t->data); }
+static void on_rescan(uv_timer_t *t) {
+  watch_rescan(t->data);
+}
 
 static void arm_timers(struct watch *w) {
   uint64_t tick = (uint64_t)(w->quiet * 1000 / 4);

@@ -44,7 +44,8 @@ int watch_start(uv_loop_t *loop, const char *root, double quiet_period, double r
                 size_t errlen);
 
 /* New settle parameters (SIGHUP). */
-void watch_configure(struct watch *w, double quiet_period, double rescan_interval, const char *ignore_suffixes);
+void watch_configure(struct watch *w, double quiet_period, double rescan_interval,
+                     const char *ignore_suffixes);
 
 /* Walk the tree now (also done on every overflow). */
 void watch_rescan(struct watch *w);

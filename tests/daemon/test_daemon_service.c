@@ -48,7 +48,9 @@ static const char *jstr(json_t *o, const char *k) {
   return s ? s : "";
 }
 
-static long jint(json_t *o, const char *k) { return (long)json_integer_value(json_object_get(o, k)); }
+static long jint(json_t *o, const char *k) {
+  return (long)json_integer_value(json_object_get(o, k));
+}
 
 static int count_entries(const char *dir, const char *containing) {
   DIR *d = opendir(dir);
@@ -75,7 +77,8 @@ START_TEST(test_burst_200) {
   dtest_start(&d, extra);
   for (int n = 0; n < 200; n++) {
     char content[128];
-    snprintf(content, sizeof(content), "FLTBLAME-STUB filter=f%d.sys vendor=V%d\nupload %d\n", n % 3, n % 3, n);
+    snprintf(content, sizeof(content), "FLTBLAME-STUB filter=f%d.sys vendor=V%d\nupload %d\n", n % 3, n % 3,
+             n);
     snprintf(path, sizeof(path), "%s/cust%02d/in/trace-%03d.zip", d.up, n % 10, n);
     if (n % 4 == 0) { /* WinSCP style: a .filepart renamed at the end */
       snprintf(tmp, sizeof(tmp), "%s.filepart", path);
@@ -135,7 +138,8 @@ START_TEST(test_kill9_restart) {
   ck_assert_int_eq(jint(job, "attempts"), 2); /* the killed run, and the one that finished */
   v = json_load_file(jstr(job, "verdict"), 0, NULL);
   ck_assert_msg(v != NULL, "verdict not whole JSON");
-  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(json_object_get(v, "findings"), 0), "filter"), "name")),
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_object_get(json_array_get(json_object_get(v, "findings"), 0), "filter"), "name")),
                    "TmPreFlt.sys");
   json_decref(v);
   json_decref(a);
@@ -154,7 +158,8 @@ START_TEST(test_worker_limits) {
   struct dtest_daemon d;
   /* Generous wall limit: on a loaded machine a spinning worker needs several
    * seconds of wall time for one second of CPU. */
-  const char *extra[] = {"--workers", "4", "--memory-limit", "100M", "--wall-limit", "8s", "--cpu-limit", "1s", NULL};
+  const char *extra[] = {"--workers", "4", "--memory-limit", "100M", "--wall-limit", "8s", "--cpu-limit",
+                         "1s",        NULL};
   char path[2048];
   json_t *list;
 
@@ -279,7 +284,8 @@ START_TEST(test_ctl_commands) {
   snprintf(path, sizeof(path), "{\"cmd\":\"show\",\"id\":%ld}", id_b);
   for (int i = 0; i < 100; i++) {
     a = dtest_ctl(d.sock, path);
-    if (jint(json_object_get(a, "job"), "version") == 2 && !strcmp(jstr(json_object_get(a, "job"), "state"), "done"))
+    if (jint(json_object_get(a, "job"), "version") == 2 &&
+        !strcmp(jstr(json_object_get(a, "job"), "state"), "done"))
       break;
     json_decref(a);
     a = NULL;

@@ -238,8 +238,8 @@ START_TEST(test_report_numbers) {
   j = fresh_index("report");
   day = 1795132800.0;
   /* the day: 3 x Trend Micro (2 confirmed), 1 x Sophos, 1 without finding, 2 failed */
-  add_finished(j, "/up/acme/更新失败.zip", day + 3600, JOB_DONE, "TmPreFlt.sys", "Trend Micro", "confirmed", wu,
-               "TiWorker.exe", NULL);
+  add_finished(j, "/up/acme/更新失败.zip", day + 3600, JOB_DONE, "TmPreFlt.sys", "Trend Micro", "confirmed",
+               wu, "TiWorker.exe", NULL);
   add_finished(j, "/up/acme/b.zip", day + 7200, JOB_DONE, "TmPreFlt.sys", "Trend Micro", "confirmed", wu,
                "TiWorker.exe", NULL);
   add_finished(j, "/up/acme/c.zip", day + 9000, JOB_DONE, "TmPreFlt.sys", "Trend Micro", "strong",
@@ -249,12 +249,15 @@ START_TEST(test_report_numbers) {
   add_finished(j, "/up/acme/e.zip", day + 20000, JOB_DONE, NULL, NULL, NULL, NULL, NULL, NULL);
   add_finished(j, "/up/acme/f.zip", day + 30000, JOB_FAILED, NULL, NULL, NULL, NULL, NULL,
                "killed: memory limit 2048 MB exceeded (resident 2100 MB)");
-  add_finished(j, "/up/acme/g.zip", day + 86399, JOB_FAILED, NULL, NULL, NULL, NULL, NULL, "worker crashed: signal 11");
+  add_finished(j, "/up/acme/g.zip", day + 86399, JOB_FAILED, NULL, NULL, NULL, NULL, NULL,
+               "worker crashed: signal 11");
   /* other days: the day before, 10 days before, 40 days before (outside), the day after (outside) */
-  add_finished(j, "/up/acme/h.zip", day - 100, JOB_DONE, "SAVOnAccess.sys", "Sophos", "strong", wu, "x.exe", NULL);
-  add_finished(j, "/up/acme/i.zip", day - 10 * 86400 + 5, JOB_DONE, "TmPreFlt.sys", "Trend Micro", "strong", wu,
-               "x.exe", NULL);
-  add_finished(j, "/up/acme/k.zip", day - 40 * 86400, JOB_DONE, "old.sys", "Old", "strong", wu, "x.exe", NULL);
+  add_finished(j, "/up/acme/h.zip", day - 100, JOB_DONE, "SAVOnAccess.sys", "Sophos", "strong", wu, "x.exe",
+               NULL);
+  add_finished(j, "/up/acme/i.zip", day - 10 * 86400 + 5, JOB_DONE, "TmPreFlt.sys", "Trend Micro", "strong",
+               wu, "x.exe", NULL);
+  add_finished(j, "/up/acme/k.zip", day - 40 * 86400, JOB_DONE, "old.sys", "Old", "strong", wu, "x.exe",
+               NULL);
   add_finished(j, "/up/acme/l.zip", day + 86400, JOB_DONE, "next.sys", "Next", "strong", wu, "x.exe", NULL);
 
   snprintf(dir, sizeof(dir), "%s/reports", tu_tmpdir());
@@ -272,8 +275,9 @@ START_TEST(test_report_numbers) {
     lines += *c == '\n';
   ck_assert_int_eq(lines, 8); /* header + 7 rows */
   ck_assert_ptr_nonnull(strstr(csv, "id,finished,customer,upload,state,findings,confirmed,filter,vendor,"));
-  ck_assert_ptr_nonnull(strstr(csv, "1,2026-11-20T01:00:00+0000,acme,/up/acme/更新失败.zip,done,1,1,TmPreFlt.sys,"
-                                    "Trend Micro,confirmed,"));
+  ck_assert_ptr_nonnull(strstr(csv,
+                               "1,2026-11-20T01:00:00+0000,acme,/up/acme/更新失败.zip,done,1,1,TmPreFlt.sys,"
+                               "Trend Micro,confirmed,"));
   free(csv);
 
   js = json_load_file(p.json, 0, NULL);
@@ -286,8 +290,8 @@ START_TEST(test_report_numbers) {
   ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(days, 29), "total")), 7);
   ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(days, 28), "total")), 1);
   ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(days, 19), "total")), 1);
-  ck_assert_int_eq(json_integer_value(json_object_get(
-                       json_object_get(json_array_get(days, 29), "by_filter"), "TmPreFlt.sys (Trend Micro)")),
+  ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_array_get(days, 29), "by_filter"),
+                                                      "TmPreFlt.sys (Trend Micro)")),
                    3);
   ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_array_get(days, 29), "by_filter"),
                                                       "(job failed)")),
@@ -299,8 +303,9 @@ START_TEST(test_report_numbers) {
   ck_assert_str_eq(json_string_value(json_object_get(top, "process")), "TiWorker.exe");
   ck_assert_int_eq(json_integer_value(json_object_get(top, "count")), 2);
   ck_assert_int_eq(json_array_size(json_object_get(js, "failed_jobs")), 2);
-  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(js, "failed_jobs"), 0), "error")),
-                   "killed: memory limit 2048 MB exceeded (resident 2100 MB)");
+  ck_assert_str_eq(
+      json_string_value(json_object_get(json_array_get(json_object_get(js, "failed_jobs"), 0), "error")),
+      "killed: memory limit 2048 MB exceeded (resident 2100 MB)");
   ck_assert_int_eq(json_array_size(json_object_get(js, "rows")), 7);
   json_decref(js);
 
@@ -329,7 +334,8 @@ START_TEST(test_worker_verdicts) {
   c.analyzer = SERVE_ANALYZER_STUB;
   snprintf(c.out_dir, sizeof(c.out_dir), "%s/verdicts", tu_tmpdir());
   snprintf(up, sizeof(up), "%s/trace 客户.zip", tu_tmpdir());
-  write_text(up, "FLTBLAME-STUB filter=TmPreFlt.sys vendor=Trend_Micro confidence=confirmed process=TiWorker.exe\n");
+  write_text(
+      up, "FLTBLAME-STUB filter=TmPreFlt.sys vendor=Trend_Micro confidence=confirmed process=TiWorker.exe\n");
   job.path = up;
   ck_assert_int_eq(worker_run(&job, &c, &r), 0);
   ck_assert_int_eq(r.ok, 1);
