@@ -467,6 +467,8 @@ static int record_peek(struct etl_reader *r, struct stream *s) {
     return -1;
   }
   size = fb_le16(p + k.size_at);
+  if (size > left && size >= k.header_size && s->cur->avail < s->cur->size)
+    return 0; /* cut by the end of the file: already reported as truncated */
   if (size < k.header_size || size > left) {
     problem(
         r, ETL_PROBLEM_RECORD, boff, roff,
