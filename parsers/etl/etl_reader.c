@@ -440,17 +440,17 @@ static int window_fill(struct etl_reader *r, struct stream *s) {
  * timestamp (all the merge needs). Returns 1 (s->peek_* set), 0 at the end of
  * the buffer's records, -1 on damage (problem noted, rest of buffer skipped). */
 static int record_peek(struct etl_reader *r, struct stream *s) {
-  if (window_fill(r, s) < 0)
-    return -1;
-  const uint8_t *p = s->win + (s->pos - s->win_base);
-  size_t left = s->data_size - s->pos;
   struct kind_info k;
   uint32_t marker, size;
   uint32_t roff = (uint32_t)s->pos;
   uint64_t boff = s->cur->offset;
 
-  if (s->pos >= s->data_size || left < 4)
-    return 0;
+  if (s->pos >= s->data_size || s->data_size - s->pos < 4)
+    return 0; /* (also: no window was read for an empty buffer) */
+  if (window_fill(r, s) < 0)
+    return -1;
+  const uint8_t *p = s->win + (s->pos - s->win_base);
+  size_t left = s->data_size - s->pos;
   marker = fb_le32(p);
   if (marker == 0xFFFFFFFFu || marker == 0)
     return 0; /* fill bytes after the last record */
