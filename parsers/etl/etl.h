@@ -27,8 +27,8 @@
 
 /* Header kinds, from the TRACE_HEADER_TYPE_* byte of the record marker. */
 enum etl_kind {
-  ETL_KIND_OTHER =
-      0, /* not returned: a marker of unknown type has no known size; it ends its buffer (a problem) */
+  /* not returned: a marker of unknown type has no known size; it ends its buffer (a problem) */
+  ETL_KIND_OTHER = 0,
   ETL_KIND_SYSTEM32,
   ETL_KIND_SYSTEM64,
   ETL_KIND_COMPACT32,
