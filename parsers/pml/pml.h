@@ -157,7 +157,7 @@ enum pml_render_locale {
 struct pml_render_opts {
   int locale;         /* enum pml_render_locale */
   int32_t utc_offset; /* seconds east of UTC for dates inside Detail */
-  unsigned procmon;   /* Procmon version x100 to imitate (361 = 3.61); below 360 (or 0): 3.5x */
+  unsigned procmon;   /* Procmon version x100 to imitate (361 = 3.61); 0 = 3.5x; below 350: 3.4 */
 };
 void pml_render_detail_opts(const struct pml_file *f, const struct pml_event *ev,
                             const struct pml_render_opts *o, struct fb_strbuf *out);
