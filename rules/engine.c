@@ -869,6 +869,8 @@ static int on_fact(void *ctx, const struct ev_fact *r) {
       e->nnotes++;
     return 0;
   }
+  if (r->kind != EV_FACT_CBS_FAILURE && r->kind != EV_FACT_WU_FAILURE)
+    return 0; /* bugchecks and setup results belong to the crash rules (rules/crash.h) */
   if (e->nfacts >= 256) {
     e->facts_dropped++;
     return 0;
