@@ -291,6 +291,30 @@ START_TEST(dump_crash_finding) {
 }
 END_TEST
 
+/* A System.evtx: the filter inventory from FilterManager events (altitudes
+ * as the machine reported them), observers flagged, WU failures as facts. */
+START_TEST(evtx_inventory_and_facts) {
+  struct verdict *v = analyze1("evtx/omerbenamram-evtx/system.evtx");
+  ck_assert_uint_eq(v->nfindings, 0);
+  ck_assert_uint_eq(v->ninventory, 10);
+  ck_assert_str_eq(inv(v, "WdFilter")->filter.altitude, "328010");
+  ck_assert_uint_eq(inv(v, "WdFilter")->sources, VD_SRC_EVENTLOG);
+  ck_assert_int_eq(inv(v, "WdFilter")->filter.inbox, 1);
+  ck_assert_int_eq(inv(v, "SysmonDrv")->filter.observer, 1);
+  ck_assert_str_eq(inv(v, "SysmonDrv")->filter.altitude, "385201");
+  ck_assert_int_eq(inv(v, "PROCMON23")->filter.observer, 1);
+  ck_assert_int_eq(inv(v, "FileInfo")->filter.observer, 1);
+  ck_assert_uint_eq(v->nfacts, 5);
+  ck_assert_str_eq(v->facts[0].kind, "wu_failure");
+  ck_assert_uint_eq(v->facts[0].index, 561);
+  ck_assert_uint_eq(v->facts[0].code, 0x80248007u);
+  ck_assert_int_eq(v->facts[0].finding, -1);
+  ck_assert_uint_eq(v->facts[4].index, 1823);
+  ck_assert_uint_eq(v->facts[4].code, 0x80246013u);
+  verdict_free(v);
+}
+END_TEST
+
 /* A missing input is listed as failed, and the job still gives a verdict. */
 START_TEST(missing_input_is_listed) {
   const char *p = "/nonexistent/upload.zip";
@@ -316,6 +340,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, missing_input_is_listed);
   tcase_add_test(tc, etl_corpus_no_finding);
   tcase_add_test(tc, dump_crash_finding);
+  tcase_add_test(tc, evtx_inventory_and_facts);
   suite_add_tcase(s, tc);
   return s;
 }
