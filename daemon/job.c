@@ -12,12 +12,15 @@
 #include <unistd.h>
 
 #include "daemon/ingest.h"
+#include "parsers/dump/dump.h"
 #include "parsers/etl/etl_decode.h"
 #include "parsers/evtx/evtx.h"
 #include "parsers/pml/pml.h"
 #include "parsers/text/cbs.h"
 #include "parsers/text/fltmc.h"
 #include "parsers/text/setupapi.h"
+#include "parsers/text/setuplog.h"
+#include "rules/crash.h"
 #include "rules/engine.h"
 #include "rules/known_filters.h"
 #include "rules/verdict.h"
@@ -47,6 +50,7 @@ static const char ST_READ[] = "read", ST_UNPACKED[] = "unpacked", ST_SKIPPED[] =
 /* Counts records on their way to the engine, per input. */
 struct counting_sink {
   const struct ev_sink *to;
+  const struct ev_sink *also; /* the crash rules, fed the same records */
   uint64_t n;
 };
 
@@ -54,6 +58,8 @@ struct counting_sink {
   static int count_##kind(void *ctx, const type *r) {                                                        \
     struct counting_sink *c = ctx;                                                                           \
     c->n++;                                                                                                  \
+    if (c->also && c->also->kind && c->also->kind(c->also->ctx, r))                                          \
+      return 1;                                                                                              \
     return c->to->kind ? c->to->kind(c->to->ctx, r) : 0;                                                     \
   }
 FORWARD(image, struct ev_image)
@@ -74,10 +80,19 @@ static int read_pml(const char *path, const struct ev_sink *sink, struct fb_erro
   return rc;
 }
 
-/* Parse one artifact into the sink; fills in->status / in->error. */
+static int read_dump(const char *path, const struct ev_sink *sink, struct fb_error *err) {
+  struct dump d;
+  int rc = dump_open(&d, path, err);
+  if (rc == 0)
+    rc = dump_emit(&d, sink, err);
+  dump_close(&d);
+  return rc;
+}
+
+/* Parse one artifact into the engine and the crash rules; fills in->status / in->error. */
 static void parse_artifact(const struct ingest_artifact *a, const struct ev_sink *engine,
-                           struct vd_input *in) {
-  struct counting_sink cs = {engine, 0};
+                           const struct ev_sink *crash, struct vd_input *in) {
+  struct counting_sink cs = {engine, crash, 0};
   struct ev_sink sink = {&cs,           count_image,           count_process,     count_thread,
                          count_file_op, count_filter_callback, count_filter_info, count_fact};
   struct fb_error err;
@@ -90,6 +105,8 @@ static void parse_artifact(const struct ingest_artifact *a, const struct ev_sink
   case FB_FT_CBS_LOG: rc = cbs_read(a->path, &sink, NULL, &err); break;
   case FB_FT_FLTMC: rc = fltmc_read(a->path, &sink, NULL, &err); break;
   case FB_FT_SETUPAPI: rc = setupapi_read(a->path, &sink, NULL, &err); break;
+  case FB_FT_SETUP_LOG: rc = setuplog_parse_file(a->path, &sink, NULL, &err); break;
+  case FB_FT_KERNEL_DUMP: rc = read_dump(a->path, &sink, &err); break;
   case FB_FT_ETL: rc = etl_emit_evidence(a->path, &sink, NULL, NULL, &err); break;
   default:
     in->status = (char *)ST_SKIPPED;
@@ -144,8 +161,23 @@ static const char *base_name(const char *p) {
   return s && s[1] ? s + 1 : p;
 }
 
+/* The known-filter database answers the crash rules' vendor questions. */
+static int crash_vendor(void *arg, const char *module, struct crash_vendor *out) {
+  const struct kf_entry *k = kf_lookup(arg, module, NULL);
+  if (k == NULL)
+    return 0;
+  snprintf(out->vendor, sizeof(out->vendor), "%s", k->vendor);
+  snprintf(out->product, sizeof(out->product), "%s", k->product);
+  snprintf(out->role, sizeof(out->role), "a file-system minifilter (%s)", k->group);
+  out->inbox = k->inbox;
+  return 1;
+}
+
 static void summarise(const struct verdict *v, struct job_summary *sum) {
-  sum->findings = (int)v->nfindings;
+  sum->findings = (int)(v->nfindings + v->ncrashes);
+  for (size_t i = 0; i < v->ncrashes; i++)
+    if (vd_crash_confidence(&v->crashes[i]) == VD_CONFIRMED)
+      sum->confirmed++;
   for (size_t i = 0; i < v->nfindings; i++)
     if (v->findings[i].confidence == VD_CONFIRMED)
       sum->confirmed++;
@@ -200,6 +232,9 @@ int job_analyze_verdict(const char *const *paths, size_t npaths, const struct jo
   struct kf_db *db = NULL;
   struct verdict *v = NULL;
   struct rules_engine *e = NULL;
+  struct crash_ctx *crash = NULL;
+  struct ev_sink crash_sink_v;
+  struct crash_finding cf;
   struct ingest_result res;
   struct fb_error err;
   char dbpath[4200], tmpl[4200];
@@ -227,8 +262,15 @@ int job_analyze_verdict(const char *const *paths, size_t npaths, const struct jo
     db = kf_db_new_empty();
   }
   e = rules_engine_new(db, NULL);
-  if (db == NULL || e == NULL)
+  crash = crash_new();
+  if (db == NULL || e == NULL || crash == NULL)
     goto oom;
+  snprintf(dbpath, sizeof(dbpath), "%s/passthrough-modules.txt",
+           opt.data_dir ? opt.data_dir : job_default_data_dir());
+  if (access(dbpath, R_OK) == 0 && crash_passthrough_load(crash, dbpath, &err) < 0)
+    verdict_add_limit(v, "pass-through module list not loaded (%s): the built-in list is used", err.msg);
+  crash_set_vendor_lookup(crash, crash_vendor, db);
+  crash_sink(crash, &crash_sink_v);
   if (work == NULL) {
     const char *t = getenv("TMPDIR");
     snprintf(tmpl, sizeof(tmpl), "%s/fltblame-job-XXXXXX", t && t[0] ? t : "/tmp");
@@ -269,7 +311,7 @@ int job_analyze_verdict(const char *const *paths, size_t npaths, const struct jo
     } else {
       const char *status, *error;
       struct vd_input tmp = {0};
-      parse_artifact(a, rules_engine_sink(e), &tmp);
+      parse_artifact(a, rules_engine_sink(e), &crash_sink_v, &tmp);
       status = tmp.status;
       error = tmp.error;
       if (a->status == INGEST_PARTIAL) {
@@ -288,6 +330,8 @@ int job_analyze_verdict(const char *const *paths, size_t npaths, const struct jo
   }
   if (rules_engine_finish(e, v) < 0)
     goto oom;
+  if (crash_decide(crash, &cf) == 1 && verdict_add_crash(v, &cf) < 0)
+    goto oom;
   summarise(v, sum);
   rc = write_outputs(v, &opt, sum);
   goto done;
@@ -299,6 +343,7 @@ done:
     nftw(work, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   ingest_result_free(&res);
   rules_engine_free(e);
+  crash_free(crash);
   kf_db_free(db);
   if (out && rc == 0)
     *out = v;

@@ -184,6 +184,12 @@ static int umap_grow(struct umap *m) {
   return 0;
 }
 
+static void umap_clear(struct umap *m) {
+  if (m->cap)
+    memset(m->keys, 0, m->cap * sizeof(*m->keys));
+  m->count = 0;
+}
+
 static uint32_t umap_get(const struct umap *m, uint64_t key) {
   if (m->cap == 0 || key == 0)
     return NIL;
@@ -436,6 +442,7 @@ struct rules_engine {
   struct pool hpool;    /* open handles (struct handle): k1 = path hash, k2 = file object */
   struct pool ipool;    /* callback state (struct irp_state): k1 = irp, k2 = file object */
   struct umap groupmap; /* group key -> index in groups */
+  struct umap modcache; /* module name hash -> MOD_* bits; cleared when the inventory changes */
   const char *last_file_raw, *last_file, *last_format_raw, *last_format;
   struct group *groups;
   size_t ngroups, groups_cap;
@@ -447,7 +454,6 @@ struct rules_engine {
   size_t nnotes;
   uint64_t time_first, time_last;
   uint64_t n_fileops, n_callbacks, n_images, n_procs, n_infos, n_facts, n_failures, n_evicted;
-  int saw_procmon_source;
   int oom;
   struct fb_strbuf tmp;
 };
@@ -529,13 +535,14 @@ static struct inv *inv_get(struct rules_engine *e, const char *name) {
     return NULL;
   }
   e->ninv++;
+  umap_clear(&e->modcache); /* a new inventory entry can change what is blamable */
   return v;
 }
 
 /* Is this module a filter the rules may name? Observers, FltMgr and core
  * kernel modules are not. Known filters (database or the upload's own
  * inventory) are; an unknown kernel module that is not Microsoft's is too. */
-static int module_is_blamable(struct rules_engine *e, const char *module) {
+static int module_is_blamable_slow(struct rules_engine *e, const char *module) {
   const char *company;
   if (module == NULL || kf_name_is_observer(module) || kf_name_is_core_kernel(module))
     return 0;
@@ -545,13 +552,37 @@ static int module_is_blamable(struct rules_engine *e, const char *module) {
   return company == NULL || strncasecmp(company, "Microsoft", 9) != 0;
 }
 
-static int module_is_inbox(struct rules_engine *e, const char *module) {
+static int module_is_inbox_slow(struct rules_engine *e, const char *module) {
   const struct kf_entry *k = kf_lookup(e->db, module, NULL);
   const char *company;
   if (k)
     return k->inbox;
   company = kmod_company(e, module);
   return company && !strncasecmp(company, "Microsoft", 9);
+}
+
+enum { MOD_KNOWN = 4, MOD_BLAMABLE = 1, MOD_INBOX = 2 };
+
+/* Both answers for a module name, cached by the name's hash: stacks repeat
+ * the same few modules millions of times. */
+static unsigned module_bits(struct rules_engine *e, const char *module) {
+  uint64_t h = hash_bytes(module, 1);
+  uint32_t b = umap_get(&e->modcache, h);
+  if (b != NIL)
+    return b;
+  b = MOD_KNOWN | (module_is_blamable_slow(e, module) ? MOD_BLAMABLE : 0) |
+      (module_is_inbox_slow(e, module) ? MOD_INBOX : 0);
+  if (umap_put(&e->modcache, h, b) < 0)
+    e->oom = 1;
+  return b;
+}
+
+static int module_is_blamable(struct rules_engine *e, const char *module) {
+  return module != NULL && (module_bits(e, module) & MOD_BLAMABLE) != 0;
+}
+
+static int module_is_inbox(struct rules_engine *e, const char *module) {
+  return module != NULL && (module_bits(e, module) & MOD_INBOX) != 0;
 }
 
 static int is_fltmgr_frame(const struct ev_frame *f) {
@@ -804,6 +835,7 @@ static int on_image(void *ctx, const struct ev_image *r) {
   e->n_images++;
   if (!r->kernel || name == NULL || !name[0])
     return 0;
+  umap_clear(&e->modcache);
   if (umap_get(&e->kmods, key_hash(name)) == NIL) {
     if (e->nkmods == e->kmods_cap) {
       size_t cap = e->kmods_cap ? e->kmods_cap * 2 : 256;
@@ -841,6 +873,7 @@ static int on_filter_info(void *ctx, const struct ev_filter_info *r) {
   e->n_infos++;
   if (r->name == NULL || !r->name[0])
     return 0;
+  umap_clear(&e->modcache);
   if ((v = inv_get(e, r->name)) == NULL)
     return e->oom;
   /* fltmc prints the service name ("TmPreFlt"): prefer it for display */
@@ -869,6 +902,8 @@ static int on_fact(void *ctx, const struct ev_fact *r) {
       e->nnotes++;
     return 0;
   }
+  if (r->kind != EV_FACT_CBS_FAILURE && r->kind != EV_FACT_WU_FAILURE)
+    return 0; /* bugchecks and setup results belong to the crash rules (rules/crash.h) */
   if (e->nfacts >= 256) {
     e->facts_dropped++;
     return 0;
@@ -1211,7 +1246,10 @@ static struct group *decide_denied(struct rules_engine *e, const struct ev_file_
   if (s)
     pool_release(&e->ipool, at);
   /* 3. the filter's own frames on the failing stack */
-  nested = op->stack.count ? stack_nested_filter(e, &op->stack, &frame_at) : NULL;
+  /* repeats of a failure already named by its stack add nothing but time */
+  nested = op->stack.count && !(g->reasons_seen & (1 << VD_R_NESTED_FRAMES))
+               ? stack_nested_filter(e, &op->stack, &frame_at)
+               : NULL;
   if (nested) {
     struct inv *v = inv_get(e, nested);
     if (v) {
@@ -1223,7 +1261,7 @@ static struct group *decide_denied(struct rules_engine *e, const struct ev_file_
                op->status, op->status_known, op->op_name, nested, stack_text(e, &op->stack));
     g->reasons_seen |= 1 << VD_R_NESTED_FRAMES;
     group_name(e, g, VD_STRONG, VD_R_NESTED_FRAMES, nested, NULL);
-  } else if (op->stack.count && !(g->reasons_seen & (1 << VD_R_NONE))) {
+  } else if (op->stack.count && !(g->reasons_seen & ((1 << VD_R_NONE) | (1 << VD_R_NESTED_FRAMES)))) {
     /* keep the failing stack as evidence even when it names no filter */
     add_link(e, &g->f, "stack", &op->origin, op->time, op->pid, op->tid, op->file_object, op->irp, op->status,
              op->status_known, op->op_name, NULL, stack_text(e, &op->stack));
@@ -1257,16 +1295,14 @@ static int on_file_op(void *ctx, const struct ev_file_op *op) {
     if (op->time > e->time_last)
       e->time_last = op->time;
   }
-  if (op->origin.format && !strcmp(op->origin.format, "pml"))
-    e->saw_procmon_source = 1;
   if (!op->status_known)
     return 0;
   failed = (op->status & 0xC0000000u) == 0xC0000000u;
   if (!failed) {
     if (op->kind == EV_FOP_CREATE && path && path[0])
       track_open(e, op, path, process);
-    else if (op->kind == EV_FOP_CLEANUP || op->kind == EV_FOP_CLOSE)
-      track_close(e, op, path);
+    else if (op->kind == EV_FOP_CLEANUP || (op->kind == EV_FOP_CLOSE && op->file_object))
+      track_close(e, op, path); /* without a file object only the cleanup (CloseFile) ends a handle */
     if (op->irp || op->file_object) {
       uint32_t at;
       if (irp_lookup(e, op->irp, op->file_object, &at))
@@ -1364,6 +1400,7 @@ void rules_engine_free(struct rules_engine *e) {
   pool_free(&e->hpool);
   pool_free(&e->ipool);
   umap_free(&e->groupmap);
+  umap_free(&e->modcache);
   fb_strbuf_free(&e->tmp);
   free(e);
 }

@@ -86,6 +86,7 @@ void verdict_free(struct verdict *v) {
     free(v->facts[i].text);
   }
   free(v->facts);
+  free(v->crashes);
   for (size_t i = 0; i < v->nlimits; i++)
     free(v->limits[i]);
   free(v->limits);
@@ -106,6 +107,23 @@ int verdict_add_input(struct verdict *v, const struct vd_input *in) {
   p[v->ninputs].error = dup_or_null(in->error);
   v->ninputs++;
   return 0;
+}
+
+int verdict_add_crash(struct verdict *v, const struct crash_finding *f) {
+  struct crash_finding *p = realloc(v->crashes, (v->ncrashes + 1) * sizeof(*p));
+  if (p == NULL)
+    return FB_ENOMEM;
+  v->crashes = p;
+  p[v->ncrashes++] = *f;
+  return 0;
+}
+
+enum vd_confidence vd_crash_confidence(const struct crash_finding *f) {
+  if (f->blamed[0] == '\0')
+    return VD_UNDETERMINED;
+  if (f->confidence == CRASH_CONF_HIGH)
+    return (f->has_log_crash && f->log_crash_matches == 1) || f->has_setup_result ? VD_CONFIRMED : VD_STRONG;
+  return f->confidence >= CRASH_CONF_LOW ? VD_SUSPECT : VD_UNDETERMINED;
 }
 
 int verdict_add_limit(struct verdict *v, const char *fmt, ...) {
@@ -280,6 +298,68 @@ static json_t *finding_json(const struct vd_finding *f) {
   return o;
 }
 
+static json_t *jhex64s(uint64_t v) {
+  char b[24];
+  snprintf(b, sizeof(b), "0x%llX", (unsigned long long)v);
+  return json_string(b);
+}
+
+static json_t *jnonempty(const char *s) {
+  return s && s[0] ? json_string(s) : json_null();
+}
+
+/* A crash finding in the shape docs/crash.md proposes. */
+static json_t *crash_json(const struct crash_finding *f) {
+  json_t *o = json_object(), *a;
+  json_object_set_new(o, "kind", json_string("crash"));
+  json_object_set_new(o, "rule", json_string(f->rule));
+  json_object_set_new(o, "driver", jnonempty(f->blamed));
+  json_object_set_new(o, "driver_path", jnonempty(f->blamed_path));
+  json_object_set_new(o, "driver_at", jnonempty(f->blamed_at));
+  json_object_set_new(o, "confidence", json_string(crash_confidence_name(f->confidence)));
+  json_object_set_new(o, "verdict_confidence", json_string(vd_confidence_name(vd_crash_confidence(f))));
+  json_object_set_new(o, "reason", json_string(f->reason));
+  json_object_set_new(
+      o, "vendor",
+      f->has_vendor ? json_pack("{s:o, s:o, s:o, s:o}", "name", jnonempty(f->vendor.vendor), "product",
+                                jnonempty(f->vendor.product), "role", jnonempty(f->vendor.role), "inbox",
+                                f->vendor.inbox < 0 ? json_null() : json_boolean(f->vendor.inbox))
+                    : json_null());
+  if (f->has_bugcheck) {
+    a = json_array();
+    for (int i = 0; i < 4; i++)
+      json_array_append_new(a, jhex64s(f->params[i]));
+    json_object_set_new(o, "bugcheck",
+                        json_pack("{s:o, s:o, s:o, s:s, s:o, s:b}", "code", jhex32(f->bugcheck), "name",
+                                  jnonempty(f->bugcheck_name), "params", a, "source", f->bugcheck_source,
+                                  "file", jnonempty(f->source_file), "user_initiated", f->user_initiated));
+  } else {
+    json_object_set_new(o, "bugcheck", json_null());
+  }
+  json_object_set_new(o, "fault",
+                      f->fault_address || f->faulting_module[0]
+                          ? json_pack("{s:o, s:o, s:o, s:o, s:o, s:b, s:s}", "address",
+                                      jhex64s(f->fault_address), "from", jnonempty(f->fault_address_from),
+                                      "context_ip", f->context_ip ? jhex64s(f->context_ip) : json_null(),
+                                      "module", jnonempty(f->faulting_module), "at",
+                                      jnonempty(f->faulting_at), "in_unloaded_driver", f->fault_in_unloaded,
+                                      "confidence", crash_confidence_name(f->faulting_confidence))
+                          : json_null());
+  json_object_set_new(o, "setup",
+                      f->has_setup_result
+                          ? json_pack("{s:o, s:o, s:o, s:o, s:I}", "result", jhex32(f->setup_result),
+                                      "extend",
+                                      f->setup_extend == UINT32_MAX ? json_null() : jhex32(f->setup_extend),
+                                      "phase", jnonempty(f->phase), "file", jnonempty(f->setup_result_file),
+                                      "line", (json_int_t)f->setup_result_line)
+                          : json_null());
+  a = json_array();
+  for (uint32_t i = 0; i < f->nevidence && i < CRASH_MAX_EVIDENCE; i++)
+    json_array_append_new(a, json_string(f->evidence[i]));
+  json_object_set_new(o, "evidence", a);
+  return o;
+}
+
 static json_t *verdict_json(const struct verdict *v) {
   json_t *o = json_object(), *a;
   json_object_set_new(o, "schema", json_string("fltblame-verdict"));
@@ -302,6 +382,10 @@ static json_t *verdict_json(const struct verdict *v) {
   for (size_t i = 0; i < v->nfindings; i++)
     json_array_append_new(a, finding_json(&v->findings[i]));
   json_object_set_new(o, "findings", a);
+  a = json_array();
+  for (size_t i = 0; i < v->ncrashes; i++)
+    json_array_append_new(a, crash_json(&v->crashes[i]));
+  json_object_set_new(o, "crashes", a);
   a = json_array();
   for (size_t i = 0; i < v->ninventory; i++) {
     const struct vd_inventory_entry *e = &v->inventory[i];

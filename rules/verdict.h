@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "parsers/error.h"
+#include "rules/crash.h"
 
 #define VERDICT_SCHEMA_VERSION "1.0"
 
@@ -153,6 +154,8 @@ struct verdict {
   size_t ninventory;
   struct vd_fact *facts;
   size_t nfacts;
+  struct crash_finding *crashes; /* kind "crash" (rules/crash.h, docs/crash.md) */
+  size_t ncrashes;
   char **limits; /* what could not be decided / read, as sentences */
   size_t nlimits;
   struct {
@@ -167,6 +170,10 @@ void vd_filter_free(struct vd_filter *f);
 int vd_filter_copy(struct vd_filter *dst, const struct vd_filter *src);
 int verdict_add_input(struct verdict *v, const struct vd_input *in);
 int verdict_add_limit(struct verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int verdict_add_crash(struct verdict *v, const struct crash_finding *f);
+/* The verdict's confidence word for a crash finding (docs/crash.md mapping). */
+enum vd_confidence vd_crash_confidence(const struct crash_finding *f);
 
 const char *vd_kind_name(enum vd_kind k);
 const char *vd_confidence_name(enum vd_confidence c);

@@ -4,12 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "parsers/strbuf.h"
 #include "rules/verdict.h"
 
 struct words {
   const char *title, *inputs, *range, *none, *finding, *denied, *held, *what, *by, *times, *first, *filter,
       *not_named, *confidence, *why, *candidates, *evidence, *holder, *holder_none, *inbox, *third,
-      *unknown_vendor, *fs_note, *facts, *limits, *more, *unproven;
+      *unknown_vendor, *fs_note, *facts, *limits, *more, *unproven, *crash;
   const char *conf[4];
   const char *reason[10];
 };
@@ -46,6 +47,7 @@ static const struct words en = {
     .limits = "Not decided",
     .more = "more evidence links omitted",
     .unproven = "a suspect, not proven",
+    .crash = "the machine crashed (bugcheck)",
     .conf = {"undetermined", "suspect", "strong", "confirmed"},
     .reason =
         {
@@ -93,6 +95,7 @@ static const struct words zh = {
     .limits = "未能判定的内容",
     .more = "条证据未列出",
     .unproven = "仅为嫌疑，尚未证实",
+    .crash = "系统崩溃（蓝屏）",
     .conf = {"无法确定", "可疑", "较强", "已确认"},
     .reason =
         {
@@ -192,10 +195,18 @@ int verdict_write_text(const struct verdict *v, const char *lang, FILE *out) {
   if (v->time_first)
     fprintf(out, "%s: %s - %s UTC\n", w->range, vd_time_iso(v->time_first, t1, sizeof(t1)),
             vd_time_iso(v->time_last, t2, sizeof(t2)));
-  if (v->nfindings == 0)
+  if (v->nfindings == 0 && v->ncrashes == 0)
     fprintf(out, "\n%s\n", w->none);
   for (size_t i = 0; i < v->nfindings; i++)
     put_finding(out, w, &v->findings[i], i + 1);
+  for (size_t i = 0; i < v->ncrashes; i++) {
+    struct fb_strbuf b;
+    fb_strbuf_init(&b);
+    crash_finding_text(&v->crashes[i], &b); /* the crash rules' own (English) block */
+    fprintf(out, "\n%s %zu: %s\n%s  %s: %s\n", w->finding, v->nfindings + i + 1, w->crash, b.s ? b.s : "",
+            w->confidence, w->conf[vd_crash_confidence(&v->crashes[i])]);
+    fb_strbuf_free(&b);
+  }
   if (v->nfacts) {
     fprintf(out, "\n%s:\n", w->facts);
     for (size_t i = 0; i < v->nfacts && i < 10; i++) {

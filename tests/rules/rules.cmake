@@ -9,3 +9,7 @@ if(FLTBLAME_TESTS AND TARGET fb_pml)
   add_executable(bench_analyze ${CMAKE_CURRENT_LIST_DIR}/bench_analyze.c)
   target_link_libraries(bench_analyze PRIVATE fb_rules fb_pml fb_common)
 endif()
+
+# The engine on arbitrary evidence sequences (seeds: any bytes).
+fb_add_fuzzer(fuzz_engine ${CMAKE_CURRENT_LIST_DIR}/fuzz_engine.c LIBS fb_rules PkgConfig::JANSSON
+  SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds)

@@ -23,7 +23,7 @@ static struct verdict *analyze(const char *const *paths, size_t n, const char *o
   if (job_analyze_verdict(paths, n, &opt, &sum, &v) != 0)
     ck_abort_msg("job failed: %s", sum.error);
   ck_assert_ptr_nonnull(v);
-  ck_assert_int_eq(sum.findings, (int)v->nfindings);
+  ck_assert_int_eq(sum.findings, (int)(v->nfindings + v->ncrashes));
   return v;
 }
 
@@ -271,6 +271,50 @@ START_TEST(etl_corpus_no_finding) {
 }
 END_TEST
 
+/* A kernel triage dump: the crash rules' finding travels in the verdict. */
+START_TEST(dump_crash_finding) {
+  struct verdict *v = analyze1("dumps/rizin-triage_x64.dmp");
+  char *s, err[600];
+  ck_assert_uint_eq(v->nfindings, 0);
+  ck_assert_uint_eq(v->ncrashes, 1);
+  ck_assert_str_eq(v->crashes[0].blamed, "amdppm.sys");
+  ck_assert_uint_eq(v->crashes[0].bugcheck, 0x1000007Eu);
+  ck_assert_int_eq(v->crashes[0].confidence, CRASH_CONF_HIGH);
+  ck_assert_int_eq(vd_crash_confidence(&v->crashes[0]), VD_STRONG); /* no setup log to corroborate */
+  ck_assert_uint_eq(v->nfacts, 0); /* the bugcheck is the crash finding's, not a side fact */
+  s = verdict_json_string(v);
+  if (sc_validate_text(FB_SOURCE_DIR "/docs/verdict.schema.json", s, err, sizeof(err)))
+    ck_abort_msg("%s", err);
+  ck_assert_ptr_nonnull(strstr(s, "\"driver_at\": \"amdppm.sys+0x334c\""));
+  free(s);
+  verdict_free(v);
+}
+END_TEST
+
+/* A System.evtx: the filter inventory from FilterManager events (altitudes
+ * as the machine reported them), observers flagged, WU failures as facts. */
+START_TEST(evtx_inventory_and_facts) {
+  struct verdict *v = analyze1("evtx/omerbenamram-evtx/system.evtx");
+  ck_assert_uint_eq(v->nfindings, 0);
+  ck_assert_uint_eq(v->ninventory, 10);
+  ck_assert_str_eq(inv(v, "WdFilter")->filter.altitude, "328010");
+  ck_assert_uint_eq(inv(v, "WdFilter")->sources, VD_SRC_EVENTLOG);
+  ck_assert_int_eq(inv(v, "WdFilter")->filter.inbox, 1);
+  ck_assert_int_eq(inv(v, "SysmonDrv")->filter.observer, 1);
+  ck_assert_str_eq(inv(v, "SysmonDrv")->filter.altitude, "385201");
+  ck_assert_int_eq(inv(v, "PROCMON23")->filter.observer, 1);
+  ck_assert_int_eq(inv(v, "FileInfo")->filter.observer, 1);
+  ck_assert_uint_eq(v->nfacts, 5);
+  ck_assert_str_eq(v->facts[0].kind, "wu_failure");
+  ck_assert_uint_eq(v->facts[0].index, 561);
+  ck_assert_uint_eq(v->facts[0].code, 0x80248007u);
+  ck_assert_int_eq(v->facts[0].finding, -1);
+  ck_assert_uint_eq(v->facts[4].index, 1823);
+  ck_assert_uint_eq(v->facts[4].code, 0x80246013u);
+  verdict_free(v);
+}
+END_TEST
+
 /* A missing input is listed as failed, and the job still gives a verdict. */
 START_TEST(missing_input_is_listed) {
   const char *p = "/nonexistent/upload.zip";
@@ -295,6 +339,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, corpus_json_conforms);
   tcase_add_test(tc, missing_input_is_listed);
   tcase_add_test(tc, etl_corpus_no_finding);
+  tcase_add_test(tc, dump_crash_finding);
+  tcase_add_test(tc, evtx_inventory_and_facts);
   suite_add_tcase(s, tc);
   return s;
 }
