@@ -18,8 +18,10 @@ if(FLTBLAME_TESTS)
     COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/sftp_upload.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
   add_test(NAME daemon_report_render
     COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/report_render.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+  add_test(NAME daemon_engine_upload
+    COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/engine_upload.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
   add_test(NAME daemon_systemd_verify
     COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/systemd_verify.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
-  set_tests_properties(daemon_sftp_upload daemon_report_render daemon_systemd_verify
+  set_tests_properties(daemon_sftp_upload daemon_report_render daemon_engine_upload daemon_systemd_verify
     PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 240)
 endif()
