@@ -2,7 +2,7 @@
 # process, and shell tests for OpenSSH, Chromium and systemd-analyze.
 fb_add_check_test(test_daemon_service
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_daemon_service.c ${CMAKE_CURRENT_LIST_DIR}/dtest.c
-  LIBS PkgConfig::JANSSON TIMEOUT 240)
+  LIBS PkgConfig::JANSSON TIMEOUT 480)
 if(TARGET test_daemon_service)
   add_dependencies(test_daemon_service fltblame)
 endif()
