@@ -126,7 +126,7 @@ START_TEST(test_kill9_restart) {
   dtest_init(&d, "kill9");
   dtest_start(&d, NULL);
   snprintf(path, sizeof(path), "%s/acme/slow.zip", d.up);
-  dtest_write(path, "FLTBLAME-STUB sleep=1500 filter=TmPreFlt.sys vendor=Trend_Micro\n");
+  dtest_write(path, "FLTBLAME-STUB sleep=2500 filter=TmPreFlt.sys vendor=Trend_Micro\n");
   ck_assert(dtest_wait_count(&d, "running", 1, 10000));
   dtest_sleep_ms(300);
   dtest_kill9(&d);
@@ -251,7 +251,7 @@ START_TEST(test_ctl_commands) {
   dtest_init(&d, "commands");
   dtest_start(&d, extra);
   snprintf(path, sizeof(path), "%s/acme/a.zip", d.up);
-  dtest_write(path, "FLTBLAME-STUB sleep=3000\n");
+  dtest_write(path, "FLTBLAME-STUB sleep=8000\n");
   ck_assert(dtest_wait_count(&d, "running", 1, 10000));
   snprintf(path, sizeof(path), "%s/acme/b.zip", d.up);
   dtest_write(path, "FLTBLAME-STUB filter=b.sys\n");
