@@ -49,6 +49,7 @@ struct serve {
   uint64_t last_watchdog;
   char last_report_day[11];
   int exit_code;
+  int lock_fd; /* flock on state_dir/serve.lock */
 };
 
 /* Run the service until SIGTERM/SIGINT drained it. Returns an exit status. */

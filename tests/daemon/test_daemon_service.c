@@ -408,6 +408,20 @@ START_TEST(test_ctl_bad_clients) {
   ck_assert_int_gt(n, 0);
   ck_assert_msg(strstr(answer, "permission denied: uid 65534") != NULL, "answer: %s", answer);
   ck_assert_ptr_null(strstr(answer, "\"ok\":true"));
+  /* a second daemon on the same state_dir refuses to start */
+  {
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd),
+             "'%s/daemon/fltblame' serve --upload-dir '%s' --out-dir '%s' --state-dir '%s' --socket '%s.2' "
+             "--analyzer stub 2>'%s/second.log'",
+             FB_BINARY_DIR, d.up, d.out, d.state, d.sock, d.root);
+    status = system(cmd);
+    ck_assert_int_eq(WEXITSTATUS(status), 2);
+    snprintf(cmd, sizeof(cmd), "%s/second.log", d.root);
+    r = tu_read_file(cmd, NULL);
+    ck_assert_ptr_nonnull(strstr(r, "another 'fltblame serve' uses this state_dir"));
+    free(r);
+  }
   /* still serving */
   a = dtest_ctl(d.sock, "{\"cmd\":\"status\"}");
   ck_assert(json_is_true(json_object_get(a, "ok")));
