@@ -68,7 +68,7 @@ static int count_entries(const char *dir, const char *containing) {
 /* 3. A burst of 200 uploads in 10 directories: all processed, none twice. */
 START_TEST(test_burst_200) {
   struct dtest_daemon d;
-  const char *extra[] = {"--workers", "2", NULL};
+  const char *extra[] = {"--workers", "4", NULL};
   char path[2048], tmp[2100];
   json_t *list, *j;
   size_t i;
