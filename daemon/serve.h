@@ -80,6 +80,10 @@ void serve_notify_status(struct serve *s);
 
 /* Control socket (serve_ctl.c). */
 int serve_ctl_start(struct serve *s, char *err, size_t errlen);
+/* One request line -> its answer object (always {"ok":...}); the fuzz target
+ * calls it directly. */
+struct json_t;
+struct json_t *serve_ctl_handle(struct serve *s, const char *line, size_t len);
 void serve_ctl_stop(struct serve *s);
 
 #endif

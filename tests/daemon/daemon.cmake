@@ -25,3 +25,9 @@ if(FLTBLAME_TESTS)
   set_tests_properties(daemon_sftp_upload daemon_report_render daemon_engine_upload daemon_systemd_verify
     PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 240)
 endif()
+
+# Fuzz: the control protocol's request handling (the daemon's only parser of
+# bytes from other processes).
+fb_add_fuzzer(fuzz_ctl_request ${CMAKE_CURRENT_LIST_DIR}/fuzz_ctl_request.c
+  LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group PkgConfig::JANSSON
+  SEEDS ${CMAKE_CURRENT_LIST_DIR}/ctl-seeds)
