@@ -2,12 +2,14 @@
 #include "daemon/serve.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -501,9 +503,21 @@ int serve_main(const struct serve_config *cfg, int argc, char **argv) {
     free(s);
     return FB_EXIT_USAGE;
   }
+  /* One daemon per state_dir: a second one would run every job twice. */
+  snprintf(db, sizeof(db), "%s/serve.lock", cfg->state_dir);
+  s->lock_fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+    serve_log(s, 3, "cannot start: %s: %s", db,
+              errno == EWOULDBLOCK ? "another 'fltblame serve' uses this state_dir" : strerror(errno));
+    if (s->lock_fd >= 0)
+      close(s->lock_fd);
+    free(s);
+    return FB_EXIT_USAGE;
+  }
   serve_config_db_path(cfg, db, sizeof(db));
   if (jobs_open(&s->jobs, db, err, sizeof(err)) < 0) {
     serve_log(s, 3, "cannot open the job index: %s", err);
+    close(s->lock_fd);
     free(s);
     return FB_EXIT_INTERNAL;
   }
@@ -558,6 +572,7 @@ out:
   uv_run(&s->loop, UV_RUN_DEFAULT);
   uv_loop_close(&s->loop);
   jobs_close(s->jobs);
+  close(s->lock_fd);
   free(s->ctl);
   free(s->run);
   free(s);

@@ -49,6 +49,7 @@ struct serve {
   uint64_t last_watchdog;
   char last_report_day[11];
   int exit_code;
+  int lock_fd; /* flock on state_dir/serve.lock */
 };
 
 /* Run the service until SIGTERM/SIGINT drained it. Returns an exit status. */
@@ -79,6 +80,10 @@ void serve_notify_status(struct serve *s);
 
 /* Control socket (serve_ctl.c). */
 int serve_ctl_start(struct serve *s, char *err, size_t errlen);
+/* One request line -> its answer object (always {"ok":...}); the fuzz target
+ * calls it directly. */
+struct json_t;
+struct json_t *serve_ctl_handle(struct serve *s, const char *line, size_t len);
 void serve_ctl_stop(struct serve *s);
 
 #endif

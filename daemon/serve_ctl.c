@@ -352,7 +352,7 @@ static json_t *cmd_report(struct serve *s, json_t *req) {
   return o;
 }
 
-static json_t *handle_request(struct serve *s, const char *line, size_t len) {
+json_t *serve_ctl_handle(struct serve *s, const char *line, size_t len) {
   json_error_t e;
   json_t *req = json_loadb(line, len, 0, &e);
   json_t *cmd, *resp;
@@ -497,7 +497,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
       return;
     }
     if (line > 0 && !(line == 1 && c->buf[0] == '\r'))
-      send_json(c, handle_request(c->s, c->buf, line), 0);
+      send_json(c, serve_ctl_handle(c->s, c->buf, line), 0);
     memmove(c->buf, nl + 1, c->len - line - 1);
     c->len -= line + 1;
   }

@@ -313,10 +313,12 @@ int worker_run(const struct worker_job *job, const struct serve_config *cfg, str
   if (cfg->analyzer == SERVE_ANALYZER_STUB) {
     rc = serve_stub_analyze(job->path, upload_id, tmp, r->error, sizeof(r->error));
   } else {
-    struct job_options opt = {.upload_id = upload_id,
-                              .out_dir = tmp,
-                              .data_dir = cfg->data_dir[0] ? cfg->data_dir : NULL,
-                              .lang = cfg->lang};
+    struct job_options opt;
+    memset(&opt, 0, sizeof(opt)); /* fields added later default to zero */
+    opt.upload_id = upload_id;
+    opt.out_dir = tmp;
+    opt.data_dir = cfg->data_dir[0] ? cfg->data_dir : NULL;
+    opt.lang = cfg->lang;
     struct job_summary sum;
     const char *paths[1] = {job->path};
     memset(&sum, 0, sizeof(sum));

@@ -2,7 +2,7 @@
 # process, and shell tests for OpenSSH, Chromium and systemd-analyze.
 fb_add_check_test(test_daemon_service
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_daemon_service.c ${CMAKE_CURRENT_LIST_DIR}/dtest.c
-  LIBS PkgConfig::JANSSON TIMEOUT 240)
+  LIBS PkgConfig::JANSSON TIMEOUT 480)
 if(TARGET test_daemon_service)
   add_dependencies(test_daemon_service fltblame)
 endif()
@@ -18,8 +18,16 @@ if(FLTBLAME_TESTS)
     COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/sftp_upload.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
   add_test(NAME daemon_report_render
     COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/report_render.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+  add_test(NAME daemon_engine_upload
+    COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/engine_upload.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
   add_test(NAME daemon_systemd_verify
     COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/systemd_verify.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
-  set_tests_properties(daemon_sftp_upload daemon_report_render daemon_systemd_verify
+  set_tests_properties(daemon_sftp_upload daemon_report_render daemon_engine_upload daemon_systemd_verify
     PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 240)
 endif()
+
+# Fuzz: the control protocol's request handling (the daemon's only parser of
+# bytes from other processes).
+fb_add_fuzzer(fuzz_ctl_request ${CMAKE_CURRENT_LIST_DIR}/fuzz_ctl_request.c
+  LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group PkgConfig::JANSSON
+  SEEDS ${CMAKE_CURRENT_LIST_DIR}/ctl-seeds)

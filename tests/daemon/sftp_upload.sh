@@ -18,9 +18,12 @@ sshd=/usr/sbin/sshd
 [ "$(id -u)" = 0 ] || { echo "needs root (sshd, chroot)"; exit 77; }
 fb=$build/daemon/fltblame
 tmp=$build/test-tmp/sftp-$$
-rm -rf "$tmp"
-mkdir -p "$tmp/keys" "$tmp/up/acme/incoming" "$tmp/src" /run/sshd
-chmod 755 "$tmp" "$tmp/up" "$tmp/up/acme"
+# OpenSSH wants every component of a ChrootDirectory owned by root and not
+# writable by others: a checkout under /tmp would not do, /run does.
+up=/run/fltblame-sftp-test.$$
+rm -rf "$tmp" "$up"
+mkdir -p "$tmp/keys" "$tmp/src" "$up/acme/incoming" /run/sshd
+chmod 755 "$up" "$up/acme"
 daemon=
 sshd_pid=
 cleanup() {
@@ -28,6 +31,7 @@ cleanup() {
   [ -n "$daemon" ] && kill "$daemon" 2>/dev/null || true
   [ -n "${sftp_pid:-}" ] && kill -CONT "$sftp_pid" 2>/dev/null && kill "$sftp_pid" 2>/dev/null || true
   wait 2>/dev/null || true
+  rm -rf "$up"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- daemon log"; tail -40 "$tmp/daemon.log"; echo "--- sshd log"; tail -20 "$tmp/sshd.log"; exit 1; }
@@ -50,7 +54,7 @@ UsePAM no
 StrictModes no
 Subsystem sftp internal-sftp
 Match User $user
-  ChrootDirectory $tmp/up/acme
+  ChrootDirectory $up/acme
   ForceCommand internal-sftp -u 0022
   AllowTcpForwarding no
   X11Forwarding no
@@ -58,14 +62,14 @@ CONF
 "$sshd" -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
 sshd_pid=$!
 
-"$fb" serve --upload-dir "$tmp/up" --out-dir "$tmp/out" --state-dir "$tmp/state" --socket "$tmp/ctl.sock" \
+"$fb" serve --upload-dir "$up" --out-dir "$tmp/out" --state-dir "$tmp/state" --socket "$tmp/ctl.sock" \
   --analyzer stub --quiet-period 500ms --rescan-interval 1s --log-level debug 2>"$tmp/daemon.log" &
 daemon=$!
 
 ctl() { "$fb" ctl --socket "$tmp/ctl.sock" --raw "$@"; }
 # The daemon logs one line per job event: "job N queued: path=..." (cheap to
 # poll on a loaded machine, unlike a client process per check).
-queued() { grep -c "queued: path=\"$tmp/up/acme/incoming/$1\"" "$tmp/daemon.log" || true; }
+queued() { grep -c "queued: path=\"$up/acme/incoming/$1\"" "$tmp/daemon.log" || true; }
 wait_verdict() { # NAME SECONDS
   i=0
   while :; do
@@ -104,17 +108,17 @@ sftp -q -b "$tmp/b2" -i "$tmp/keys/user" -P "$port" -o StrictHostKeyChecking=no 
   -o BatchMode=yes -l 400 -B 4096 -R 1 "$user@127.0.0.1" >/dev/null &
 sftp_pid=$!
 i=0
-while [ "$(stat -c %s "$tmp/up/acme/incoming/slow.bin" 2>/dev/null || echo 0)" -lt 20000 ]; do
+while [ "$(stat -c %s "$up/acme/incoming/slow.bin" 2>/dev/null || echo 0)" -lt 20000 ]; do
   i=$((i + 1)); [ $i -gt 300 ] && fail "slow upload did not start"; sleep 0.05
 done
 kill -STOP $sftp_pid
-half=$(stat -c %s "$tmp/up/acme/incoming/slow.bin")
+half=$(stat -c %s "$up/acme/incoming/slow.bin")
 sleep 3 # six quiet periods, three rescans
 [ "$(queued slow.bin)" = 0 ] || fail "a paused upload ($half of 160030 bytes) was taken"
 kill -CONT $sftp_pid
 wait $sftp_pid || fail "slow sftp"
 wait_verdict slow.bin 30 || fail "slow.bin not taken after it completed"
-grep -q "queued: path=\"$tmp/up/acme/incoming/slow.bin\" customer=\"acme\" size=160030$" "$tmp/daemon.log" ||
+grep -q "queued: path=\"$up/acme/incoming/slow.bin\" customer=\"acme\" size=160030$" "$tmp/daemon.log" ||
   fail "slow.bin not taken whole"
 echo "paused upload: not taken at $half bytes during 3 s, taken whole (160030 bytes) after"
 

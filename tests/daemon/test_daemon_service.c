@@ -68,7 +68,7 @@ static int count_entries(const char *dir, const char *containing) {
 /* 3. A burst of 200 uploads in 10 directories: all processed, none twice. */
 START_TEST(test_burst_200) {
   struct dtest_daemon d;
-  const char *extra[] = {"--workers", "2", NULL};
+  const char *extra[] = {"--workers", "4", NULL};
   char path[2048], tmp[2100];
   json_t *list, *j;
   size_t i;
@@ -126,12 +126,15 @@ START_TEST(test_kill9_restart) {
   dtest_init(&d, "kill9");
   dtest_start(&d, NULL);
   snprintf(path, sizeof(path), "%s/acme/slow.zip", d.up);
-  dtest_write(path, "FLTBLAME-STUB sleep=1500 filter=TmPreFlt.sys vendor=Trend_Micro\n");
+  dtest_write(path, "FLTBLAME-STUB sleep=2500 filter=TmPreFlt.sys vendor=Trend_Micro\n");
   ck_assert(dtest_wait_count(&d, "running", 1, 10000));
   dtest_sleep_ms(300);
   dtest_kill9(&d);
+  /* an upload that arrives while the daemon is down: the walk at start finds it */
+  snprintf(path, sizeof(path), "%s/acme/while-down.zip", d.up);
+  dtest_write(path, "FLTBLAME-STUB filter=late.sys\n");
   dtest_start(&d, NULL);
-  ck_assert(dtest_wait_count(&d, "done", 1, 15000));
+  ck_assert(dtest_wait_count(&d, "done", 2, 15000));
   a = dtest_ctl(d.sock, "{\"cmd\":\"show\",\"id\":1}");
   job = json_object_get(a, "job");
   ck_assert_str_eq(jstr(job, "state"), "done");
@@ -145,9 +148,10 @@ START_TEST(test_kill9_restart) {
   json_decref(a);
   ck_assert_int_eq(dtest_count(&d, "done") + dtest_count(&d, "failed") + dtest_count(&d, "queued") +
                        dtest_count(&d, "running"),
-                   1);
+                   2);
   snprintf(dir, sizeof(dir), "%s/acme", d.out);
-  ck_assert_int_eq(count_entries(dir, NULL), 1); /* 1-slow.zip, no .tmp left */
+  ck_assert_int_eq(count_entries(dir, NULL), 2); /* 1-slow.zip, 2-while-down.zip, no .tmp left */
+  ck_assert_int_eq(count_entries(dir, ".tmp"), 0);
   ck_assert_int_eq(dtest_stop(&d), 0);
 }
 END_TEST
@@ -156,10 +160,11 @@ END_TEST
  * that runs too long, one that burns CPU) fails its job; the daemon goes on. */
 START_TEST(test_worker_limits) {
   struct dtest_daemon d;
-  /* Generous wall limit: on a loaded machine a spinning worker needs several
-   * seconds of wall time for one second of CPU. */
-  const char *extra[] = {"--workers", "4", "--memory-limit", "100M", "--wall-limit", "8s", "--cpu-limit",
+  /* A generous wall limit first: on a loaded machine a spinning worker needs
+   * many seconds of wall time for one second of CPU. */
+  const char *extra[] = {"--workers", "3", "--memory-limit", "100M", "--wall-limit", "120s", "--cpu-limit",
                          "1s",        NULL};
+  const char *short_wall[] = {"--wall-limit", "1s", NULL};
   char path[2048];
   json_t *list;
 
@@ -169,18 +174,22 @@ START_TEST(test_worker_limits) {
   dtest_write(path, "FLTBLAME-STUB alloc=4000\n");
   snprintf(path, sizeof(path), "%s/c/crash.zip", d.up);
   dtest_write(path, "FLTBLAME-STUB crash=1\n");
-  snprintf(path, sizeof(path), "%s/c/wall.zip", d.up);
-  dtest_write(path, "FLTBLAME-STUB sleep=30000\n");
   snprintf(path, sizeof(path), "%s/c/cpu.zip", d.up);
   dtest_write(path, "FLTBLAME-STUB spin=1\n");
-  ck_assert_msg(dtest_wait_count(&d, "failed", 4, 40000), "failed=%ld", dtest_count(&d, "failed"));
+  ck_assert_msg(dtest_wait_count(&d, "failed", 3, 100000), "failed=%ld", dtest_count(&d, "failed"));
   snprintf(path, sizeof(path), "%s/c/fine.zip", d.up);
   dtest_write(path, "FLTBLAME-STUB filter=ok.sys\n");
   ck_assert(dtest_wait_count(&d, "done", 1, 10000));
+  ck_assert_int_eq(dtest_stop(&d), 0);
+  /* the same daemon, restarted with a short wall limit */
+  dtest_start(&d, short_wall);
+  snprintf(path, sizeof(path), "%s/c/wall.zip", d.up);
+  dtest_write(path, "FLTBLAME-STUB sleep=30000\n");
+  ck_assert_msg(dtest_wait_count(&d, "failed", 4, 20000), "failed=%ld", dtest_count(&d, "failed"));
   list = list_jobs(&d, NULL);
   ck_assert_ptr_nonnull(strstr(jstr(job_by_suffix(list, "mem.zip"), "error"), "memory limit"));
   ck_assert_ptr_nonnull(strstr(jstr(job_by_suffix(list, "crash.zip"), "error"), "worker crashed: signal 11"));
-  ck_assert_ptr_nonnull(strstr(jstr(job_by_suffix(list, "wall.zip"), "error"), "wall time limit 8s"));
+  ck_assert_ptr_nonnull(strstr(jstr(job_by_suffix(list, "wall.zip"), "error"), "wall time limit 1s"));
   ck_assert_ptr_nonnull(strstr(jstr(job_by_suffix(list, "cpu.zip"), "error"), "CPU time limit 1s"));
   ck_assert_str_eq(jstr(job_by_suffix(list, "fine.zip"), "state"), "done");
   json_decref(list);
@@ -246,7 +255,7 @@ START_TEST(test_ctl_commands) {
   dtest_init(&d, "commands");
   dtest_start(&d, extra);
   snprintf(path, sizeof(path), "%s/acme/a.zip", d.up);
-  dtest_write(path, "FLTBLAME-STUB sleep=3000\n");
+  dtest_write(path, "FLTBLAME-STUB sleep=8000\n");
   ck_assert(dtest_wait_count(&d, "running", 1, 10000));
   snprintf(path, sizeof(path), "%s/acme/b.zip", d.up);
   dtest_write(path, "FLTBLAME-STUB filter=b.sys\n");
@@ -399,6 +408,20 @@ START_TEST(test_ctl_bad_clients) {
   ck_assert_int_gt(n, 0);
   ck_assert_msg(strstr(answer, "permission denied: uid 65534") != NULL, "answer: %s", answer);
   ck_assert_ptr_null(strstr(answer, "\"ok\":true"));
+  /* a second daemon on the same state_dir refuses to start */
+  {
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd),
+             "'%s/daemon/fltblame' serve --upload-dir '%s' --out-dir '%s' --state-dir '%s' --socket '%s.2' "
+             "--analyzer stub 2>'%s/second.log'",
+             FB_BINARY_DIR, d.up, d.out, d.state, d.sock, d.root);
+    status = system(cmd);
+    ck_assert_int_eq(WEXITSTATUS(status), 2);
+    snprintf(cmd, sizeof(cmd), "%s/second.log", d.root);
+    r = tu_read_file(cmd, NULL);
+    ck_assert_ptr_nonnull(strstr(r, "another 'fltblame serve' uses this state_dir"));
+    free(r);
+  }
   /* still serving */
   a = dtest_ctl(d.sock, "{\"cmd\":\"status\"}");
   ck_assert(json_is_true(json_object_get(a, "ok")));
@@ -529,7 +552,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("daemon-service");
   TCase *tc = tcase_create("service");
-  tcase_set_timeout(tc, 120);
+  tcase_set_timeout(tc, 180);
   tcase_add_test(tc, test_settle_rule);
   tcase_add_test(tc, test_kill9_restart);
   tcase_add_test(tc, test_worker_limits);
