@@ -177,7 +177,7 @@ static int is_render_col(int col, int *which) {
 START_TEST(csv_conformance) {
   const struct conformance *x = &files[_i];
   char rel[256], msg[256], buf[1200];
-  size_t size, pos = 0, ours_pos;
+  size_t size, pos = 0, ours_pos, row_start;
   char *text;
   struct csv_row want, got;
   struct pml_csv_options o;
@@ -223,10 +223,18 @@ START_TEST(csv_conformance) {
     ck_assert_int_eq(pml_event_read(f, i, &ev, &err), 0);
     if (x->skip_class && ev.event_class == (uint32_t)x->skip_class)
       continue;
+    row_start = pos;
     r = csv_next(text, size, &pos, &want);
     ck_assert_int_eq(r, 1); /* the CSV has a row for every event we write */
     fb_strbuf_reset(&line);
     pml_csv_row(csv, &ev, &line);
+    rows++;
+    if (line.len == pos - row_start && memcmp(line.s, text + row_start, line.len) == 0) {
+      for (int c = 0; c < ncol; c++) /* byte-identical row: the fast path */
+        agree[c]++;
+      all++;
+      continue;
+    }
     ours_pos = 0;
     ck_assert_int_eq(csv_next(line.s, line.len, &ours_pos, &got), 1);
     ck_assert_uint_eq(ours_pos, line.len); /* exactly one record, CR LF-terminated */
@@ -240,10 +248,9 @@ START_TEST(csv_conformance) {
       same = 0;
       if (shown[c]++ < 3)
         printf("  %s %s row %u (event #%u):\n    expected \"%.300s\"\n    got      \"%.300s\"\n", x->pml,
-               pml_column_name(cols[c]), rows + 1, i, field(&want, c), field(&got, c));
+               pml_column_name(cols[c]), rows, i, field(&want, c), field(&got, c));
     }
     all += same;
-    rows++;
   }
   ck_assert_int_eq(csv_next(text, size, &pos, &want), 0); /* no rows left over */
   ck_assert_uint_eq(rows, x->rows);
