@@ -1,0 +1,7 @@
+# Ingest: safe unpacking, typing by content, digests (developer: ingest).
+if(FLTBLAME_TESTS)
+  add_executable(ingest_tool ${CMAKE_CURRENT_LIST_DIR}/ingest_tool.c)
+  target_link_libraries(ingest_tool PRIVATE -Wl,--start-group fb_daemon fb_rules -Wl,--end-group)
+endif()
+fb_add_check_test(test_ingest SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ingest.c
+  LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group)
