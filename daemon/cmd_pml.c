@@ -40,7 +40,9 @@ static void usage(FILE *out) {
         "  --tz ZONE         time zone for the times: UTC (default), +08:00, -05:30, or a zone\n"
         "                    name such as Asia/Shanghai (daylight saving applied per event).\n"
         "                    Use the zone of the machine that exported the customer's CSV.\n"
-        "  --locale L        en-US (default) or es-ES number and time formats in the CSV\n"
+        "  --locale L        en-US (default) or es-ES number, date and time formats in the CSV\n"
+        "  --procmon X.YY    write Operation and Detail as that Procmon version (3.60 and later\n"
+        "                    name operations older ones print as <Unknown>); default: 3.5x\n"
         "  --stacks          after each event, its stack: one frame per line as module+0xoffset,\n"
         "                    innermost first, kernel frames marked 'k' (with --csv: adds the Stack\n"
         "                    column)\n"
@@ -441,8 +443,8 @@ static int parse_args(struct options *o, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-    int takes =
-        !strcmp(a, "--columns") || !strcmp(a, "--tz") || !strcmp(a, "--filter") || !strcmp(a, "--locale");
+    int takes = !strcmp(a, "--columns") || !strcmp(a, "--tz") || !strcmp(a, "--filter") ||
+                !strcmp(a, "--locale") || !strcmp(a, "--procmon");
     if (takes && val == NULL) {
       fprintf(stderr, "fltblame pml: %s needs a value (see fltblame pml --help)\n", a);
       return -1;
@@ -461,6 +463,10 @@ static int parse_args(struct options *o, int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--tz")) {
       if (pml_csv_tz_parse(&o->csv_opt, val, msg, sizeof(msg)) < 0)
+        goto bad;
+      i++;
+    } else if (!strcmp(a, "--procmon")) {
+      if (pml_csv_procmon_parse(&o->csv_opt, val, msg, sizeof(msg)) < 0)
         goto bad;
       i++;
     } else if (!strcmp(a, "--locale")) {
