@@ -5,7 +5,7 @@
 # order of Procmon's own export CSV.gz, and prints per-column agreement (rows
 # paired in order) and the first EXAMPLES (default 3) differing rows of each
 # column. A CSV with 24-hour "15:42:22,8459553" times is taken as an es-ES
-# export: --locale es-ES --tz Europe/Madrid are added, and when its row count
+# export: --locale es-ES --tz Europe/Madrid --procmon 3.61 are added, and when its row count
 # differs from the capture's, Profiling events are filtered out (Procmon's
 # default filter hides them). Exit 0 when row counts match and every column
 # agrees; 1 otherwise.
@@ -38,7 +38,9 @@ args = [exe, 'pml', pml, '--csv', '--columns', ','.join(header)] + extra
 spanish = bool(expected) and re.match(r'^\d+:\d\d:\d\d,\d{7}$', expected[0][0] if header[0] == 'Time of Day' else '')
 if spanish and '--locale' not in extra:
     args += ['--locale', 'es-ES']
-if spanish and '--tz' not in extra:
+if spanish and "--procmon" not in extra:
+    args += ["--procmon", "3.61"]
+if spanish and "--tz" not in extra:
     args += ['--tz', 'Europe/Madrid']
 
 def run(a):
@@ -65,7 +67,7 @@ if len(got) != len(expected) and '--filter' not in extra:
     if len(got2) == len(expected):
         got, filtered = got2, ' (Profiling events filtered out)'
 print('%s: %d rows expected, %d written%s%s' % (pml.split('/')[-1], len(expected), len(got), filtered,
-      ' [es-ES export: --locale es-ES --tz Europe/Madrid]' if spanish else ''))
+      ' [es-ES export: --locale es-ES --tz Europe/Madrid --procmon 3.61]' if spanish else ''))
 n = min(len(got), len(expected))
 all_same = 0
 bad = {}

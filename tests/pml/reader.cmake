@@ -37,3 +37,6 @@ fb_add_check_test(test_pml_csv
 
 fb_add_fuzzer(fuzz_pml ${PML_TEST_DIR}/fuzz_pml.c LIBS fb_pml
   SEEDS ${PML_SEEDS} ${CMAKE_BINARY_DIR}/fuzz/pml-seeds)
+fb_add_check_test(test_pml_cmd
+  SOURCES ${PML_TEST_DIR}/test_pml_cmd.c
+  LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group TIMEOUT 60)
