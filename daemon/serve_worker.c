@@ -212,6 +212,12 @@ int worker_result_parse(const char *buf, size_t len, struct worker_result *r) {
 
 /* ---- job.json: what the daemon knows of this run, beside the verdict ---- */
 
+/* DIR/job.json into out; -1 when it does not fit (never a truncated path). */
+static int job_json_path(char *out, size_t size, const char *dir) {
+  int n = snprintf(out, size, "%s/job.json", dir);
+  return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 static int write_job_json(const char *dir, const struct worker_job *job, const struct serve_config *cfg,
                           const struct worker_result *r, double started) {
   char path[PATH_MAX];
@@ -232,7 +238,10 @@ static int write_job_json(const char *dir, const struct worker_job *job, const s
   res = worker_result_to_json(r);
   json_object_set_new(o, "result", res ? json_loads(res, 0, NULL) : json_object());
   free(res);
-  snprintf(path, sizeof(path), "%s/job.json", dir);
+  if (job_json_path(path, sizeof(path), dir) < 0) {
+    json_decref(o);
+    return -1;
+  }
   rc = json_dump_file(o, path, JSON_INDENT(2));
   json_decref(o);
   return rc;
@@ -245,7 +254,8 @@ static int already_done(const char *final, const struct worker_job *job, struct 
   json_t *o, *res;
   int same;
 
-  snprintf(path, sizeof(path), "%s/job.json", final);
+  if (job_json_path(path, sizeof(path), final) < 0)
+    return 0;
   o = json_load_file(path, 0, NULL);
   if (o == NULL)
     return 0;
@@ -270,7 +280,8 @@ static int previous_version(const char *final) {
   char path[PATH_MAX];
   json_t *o;
   int v = 0;
-  snprintf(path, sizeof(path), "%s/job.json", final);
+  if (job_json_path(path, sizeof(path), final) < 0)
+    return 0;
   if ((o = json_load_file(path, 0, NULL)) != NULL) {
     v = (int)json_integer_value(json_object_get(o, "version"));
     json_decref(o);
