@@ -125,6 +125,11 @@ START_TEST(win10_cldflt_readfile) {
   ck_assert_str_eq(f->filter.allocated, "409500, 180451");
   ck_assert_int_eq(f->confidence, VD_STRONG);
   ck_assert_int_eq(f->reason, VD_R_STATUS_OWNER);
+  /* cldflt's own create runs between two FltMgr runs when the file is opened (event #0): cited */
+  ck_assert_str_eq(f->evidence[3].kind, "stack");
+  ck_assert_str_eq(f->evidence[3].module, "cldflt.sys");
+  ck_assert_uint_eq(f->evidence[3].index, 0);
+  ck_assert_str_eq(f->evidence[3].text, "cldflt.sys issued I/O from its own callback when this file was opened");
   /* cldflt's own nested creates on its placeholder (e.g. event #0) */
   ck_assert_uint_eq(inv(v, "cldflt.sys")->stack_events, 6);
   verdict_free(v);
