@@ -26,6 +26,8 @@ static void usage(FILE *out) {
         "                    export\n"
         "  --summary         header facts (Windows version, computer, CPUs, RAM), counts of\n"
         "                    processes and kernel modules, events per class, operation and result\n"
+        "  --check           read every event and resolve every stack frame, print the counts;\n"
+        "                    exit 0 only if the whole capture reads (is an upload intact?)\n"
         "\n"
         "options:\n"
         "  --columns \"A,B,...\"  CSV columns by Procmon's names, in this order, or \"all\".\n"
@@ -38,7 +40,9 @@ static void usage(FILE *out) {
         "  --tz ZONE         time zone for the times: UTC (default), +08:00, -05:30, or a zone\n"
         "                    name such as Asia/Shanghai (daylight saving applied per event).\n"
         "                    Use the zone of the machine that exported the customer's CSV.\n"
-        "  --locale L        en-US (default) or es-ES number and time formats in the CSV\n"
+        "  --locale L        en-US (default) or es-ES number, date and time formats in the CSV\n"
+        "  --procmon X.YY    write Operation and Detail as that Procmon version (3.60 and later\n"
+        "                    name operations older ones print as <Unknown>); default: 3.5x\n"
         "  --stacks          after each event, its stack: one frame per line as module+0xoffset,\n"
         "                    innermost first, kernel frames marked 'k' (with --csv: adds the Stack\n"
         "                    column)\n"
@@ -73,7 +77,7 @@ struct filter {
 
 struct options {
   const char *file;
-  int csv, summary, stacks;
+  int csv, summary, stacks, check;
   struct pml_csv_options csv_opt;
   struct filter *filters;
   int nfilters;
@@ -280,7 +284,7 @@ static void tally_print(const char *title, struct tallies *t) {
   memset(t, 0, sizeof(*t));
 }
 
-static void summary_header(struct pml_file *f, struct pml_csv *csv) {
+static void summary_header(struct pml_file *f) {
   const struct pml_header *h = pml_header(f);
   const struct pml_process *sys = pml_system_process(f);
 
@@ -295,7 +299,6 @@ static void summary_header(struct pml_file *f, struct pml_csv *csv) {
   printf("events:            %u\n", h->event_count);
   printf("processes:         %u\n", pml_process_count(f));
   printf("kernel modules:    %u\n", sys ? sys->module_count : 0);
-  (void)csv;
 }
 
 static int run_summary(struct options *o, struct pml_file *f, struct pml_csv *csv, struct render *r) {
@@ -308,7 +311,7 @@ static int run_summary(struct options *o, struct pml_file *f, struct pml_csv *cs
 
   fb_strbuf_init(&tmp);
   fb_strbuf_init(&name);
-  summary_header(f, csv);
+  summary_header(f);
   for (uint64_t i = 0; i < pml_header(f)->event_count; i++) {
     if (pml_event_read(f, i, &ev, &err) < 0) {
       char buf[1200];
@@ -354,6 +357,39 @@ static int run_summary(struct options *o, struct pml_file *f, struct pml_csv *cs
   fb_strbuf_free(&tmp);
   fb_strbuf_free(&name);
   return rc;
+}
+
+/* ---- check: read everything, print counts ---- */
+
+static int run_check(struct pml_file *f) {
+  uint64_t frames = 0, kernel = 0, unresolved_kernel = 0, unresolved_user = 0, bad = 0;
+  struct pml_event ev;
+  struct fb_error err;
+  struct ev_frame fr;
+  char buf[1200];
+
+  for (uint64_t i = 0; i < pml_header(f)->event_count; i++) {
+    if (pml_event_read(f, i, &ev, &err) < 0) {
+      if (bad++ < 10)
+        fprintf(stderr, "fltblame pml: %s\n", fb_error_format(&err, buf, sizeof(buf)));
+      continue;
+    }
+    for (uint32_t k = 0; k < ev.stack_depth; k++) {
+      pml_frame_resolve(f, &ev, k, &fr);
+      frames++;
+      kernel += fr.kernel;
+      if (fr.module == NULL) {
+        unresolved_kernel += fr.kernel;
+        unresolved_user += !fr.kernel;
+      }
+    }
+  }
+  printf("%s: %u events, %llu unreadable; %llu stack frames (%llu kernel, %llu unresolved; %llu user, %llu "
+         "unresolved)\n",
+         pml_file_name(f), pml_header(f)->event_count, (unsigned long long)bad, (unsigned long long)frames,
+         (unsigned long long)kernel, (unsigned long long)unresolved_kernel,
+         (unsigned long long)(frames - kernel), (unsigned long long)unresolved_user);
+  return bad ? FB_EXIT_INPUT : FB_EXIT_OK;
 }
 
 /* ---- events ---- */
@@ -407,8 +443,8 @@ static int parse_args(struct options *o, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-    int takes =
-        !strcmp(a, "--columns") || !strcmp(a, "--tz") || !strcmp(a, "--filter") || !strcmp(a, "--locale");
+    int takes = !strcmp(a, "--columns") || !strcmp(a, "--tz") || !strcmp(a, "--filter") ||
+                !strcmp(a, "--locale") || !strcmp(a, "--procmon");
     if (takes && val == NULL) {
       fprintf(stderr, "fltblame pml: %s needs a value (see fltblame pml --help)\n", a);
       return -1;
@@ -417,6 +453,8 @@ static int parse_args(struct options *o, int argc, char **argv) {
       o->csv = 1;
     } else if (!strcmp(a, "--summary")) {
       o->summary = 1;
+    } else if (!strcmp(a, "--check")) {
+      o->check = 1;
     } else if (!strcmp(a, "--stacks")) {
       o->stacks = 1;
     } else if (!strcmp(a, "--columns")) {
@@ -425,6 +463,10 @@ static int parse_args(struct options *o, int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--tz")) {
       if (pml_csv_tz_parse(&o->csv_opt, val, msg, sizeof(msg)) < 0)
+        goto bad;
+      i++;
+    } else if (!strcmp(a, "--procmon")) {
+      if (pml_csv_procmon_parse(&o->csv_opt, val, msg, sizeof(msg)) < 0)
         goto bad;
       i++;
     } else if (!strcmp(a, "--locale")) {
@@ -493,6 +535,8 @@ int cmd_pml(int argc, char **argv) {
   if (csv == NULL) {
     fprintf(stderr, "fltblame pml: out of memory\n");
     rc = FB_EXIT_INTERNAL;
+  } else if (o.check) {
+    rc = run_check(f);
   } else if (o.summary) {
     rc = run_summary(&o, f, csv, &r);
   } else {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "daemon/ingest_hash.h"
 #include "daemon/ingest_sha256.h"
 #include "parsers/error.h"
 
@@ -23,13 +24,17 @@
 #define MAX_COMPONENTS 128
 #define MAX_NAME 255
 #define UNIQUE_TRIES 1000
+/* Files smaller than this are digested inline: handing them to the hash
+ * thread costs more than it saves. */
+#define THREAD_MIN (1u << 20)
 
 struct ctx {
   const struct ingest_limits *lim;
   struct ingest_result *res;
   char *work_dir;
-  uint8_t *buf;  /* read/copy buffer */
-  uint8_t *head; /* first FB_FILETYPE_HEAD bytes of the file being written */
+  struct ingest_hasher *hasher; /* NULL: digest inline */
+  uint8_t *buf;                 /* read/copy buffer */
+  uint8_t *head;                /* first FB_FILETYPE_HEAD bytes of the file being written */
   size_t head_len;
   uint64_t total;   /* bytes written in this run */
   uint32_t entries; /* archive entries seen in this run */
@@ -442,6 +447,28 @@ static void head_add(struct ctx *c, const void *p, size_t n) {
   }
 }
 
+/* Digest n more bytes of the current file, on the hash thread once the file
+ * is big enough to be worth it. */
+static void digest_add(struct ctx *c, struct sha256 *sh, int *threaded, const void *p, size_t n) {
+  if (!*threaded && c->hasher != NULL && sh->len + n > THREAD_MIN) {
+    ingest_hasher_begin(c->hasher, sh);
+    *threaded = 1;
+  }
+  if (*threaded)
+    ingest_hasher_feed(c->hasher, p, n);
+  else
+    sha256_update(sh, p, n);
+}
+
+/* Bring the digest state back from the hash thread (always call before
+ * using sh or leaving the file). */
+static void digest_sync(struct ctx *c, struct sha256 *sh, int *threaded) {
+  if (*threaded) {
+    ingest_hasher_end(c->hasher, sh);
+    *threaded = 0;
+  }
+}
+
 /* ---- archives ------------------------------------------------------------- */
 
 struct unpack {
@@ -490,7 +517,7 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
   la_int64_t off;
   uint64_t pos = 0;
   uint8_t dig[32];
-  int r;
+  int r, rc = 0, threaded = 0;
 
   sha256_init(&sh);
   c->head_len = 0;
@@ -504,49 +531,59 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
     if (r < ARCHIVE_WARN) {
       snprintf(why, size, "read error after %llu bytes: %s", (unsigned long long)pos,
                archive_error_string(u->a) ? archive_error_string(u->a) : "unknown");
-      return -1;
+      rc = -1;
+      break;
     }
     if ((uint64_t)off > pos) {
       /* sparse hole: write zeros so the digest matches the file */
       uint64_t gap = (uint64_t)off - pos;
       if (over_limit(c, u, gap, why, size)) {
         *limit_hit = 1;
-        return -1;
+        rc = -1;
+        break;
       }
       memset(c->buf, 0, COPY_BUF);
-      while (gap > 0) {
+      while (gap > 0 && rc == 0) {
         size_t n = gap < COPY_BUF ? (size_t)gap : COPY_BUF;
         if (write_all(fd, c->buf, n) != 0) {
           snprintf(why, size, "write failed: %s", strerror(errno));
-          return -1;
+          rc = -1;
+          break;
         }
-        sha256_update(&sh, c->buf, n);
+        digest_add(c, &sh, &threaded, c->buf, n);
         head_add(c, c->buf, n);
         gap -= n;
         pos += n;
         u->unpacked += n;
         c->total += n;
       }
+      if (rc != 0)
+        break;
     }
     if (over_limit(c, u, len, why, size)) {
       *limit_hit = 1;
-      return -1;
+      rc = -1;
+      break;
     }
     if (write_all(fd, blk, len) != 0) {
       snprintf(why, size, "write failed: %s", strerror(errno));
-      return -1;
+      rc = -1;
+      break;
     }
-    sha256_update(&sh, blk, len);
+    digest_add(c, &sh, &threaded, blk, len);
     head_add(c, blk, len);
     pos += len;
     u->unpacked += len;
     c->total += len;
   }
+  digest_sync(c, &sh, &threaded);
   w->size = pos;
-  sha256_final(&sh, dig);
-  sha256_hex(dig, w->sha256);
   w->type = fb_filetype_detect(c->head, c->head_len);
-  return 0;
+  if (rc == 0) {
+    sha256_final(&sh, dig);
+    sha256_hex(dig, w->sha256);
+  }
+  return rc;
 }
 
 /* Classify an entry that is not a plain file; returns a refusal text or NULL. */
@@ -849,29 +886,45 @@ static int read_plain(struct ctx *c, int fd, struct written *w, char *why, size_
   struct sha256 sh;
   uint8_t dig[32];
   ssize_t n;
+  int threaded = 0, rc = 0;
 
   sha256_init(&sh);
   c->head_len = 0;
   w->size = 0;
   for (;;) {
-    n = read(fd, c->buf, COPY_BUF);
+    /* past THREAD_MIN, read straight into the hash thread's buffers */
+    uint8_t *into = threaded ? ingest_hasher_buffer(c->hasher) : c->buf;
+    size_t cap = threaded ? INGEST_HASH_BUF : COPY_BUF;
+
+    n = read(fd, into, cap);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
       snprintf(why, size, "read failed after %llu bytes: %s", (unsigned long long)w->size, strerror(errno));
-      w->type = fb_filetype_detect(c->head, c->head_len);
-      return -1;
+      rc = -1;
+      break;
     }
     if (n == 0)
       break;
-    sha256_update(&sh, c->buf, (size_t)n);
-    head_add(c, c->buf, (size_t)n);
+    head_add(c, into, (size_t)n);
     w->size += (uint64_t)n;
+    if (threaded) {
+      ingest_hasher_commit(c->hasher, (size_t)n);
+    } else {
+      sha256_update(&sh, into, (size_t)n);
+      if (c->hasher != NULL && sh.len >= THREAD_MIN) {
+        ingest_hasher_begin(c->hasher, &sh);
+        threaded = 1;
+      }
+    }
   }
-  sha256_final(&sh, dig);
-  sha256_hex(dig, w->sha256);
+  digest_sync(c, &sh, &threaded);
   w->type = fb_filetype_detect(c->head, c->head_len);
-  return 0;
+  if (rc == 0) {
+    sha256_final(&sh, dig);
+    sha256_hex(dig, w->sha256);
+  }
+  return rc;
 }
 
 static int work_dir_fd(struct ctx *c) {
@@ -996,6 +1049,7 @@ int ingest_run(const char *upload, const char *work_dir, const struct ingest_lim
   c.work_dir = strdup(work_dir);
   c.buf = malloc(COPY_BUF);
   c.head = malloc(FB_FILETYPE_HEAD);
+  c.hasher = ingest_hasher_new();
   trimmed = strdup(upload);
   if (c.work_dir == NULL || c.buf == NULL || c.head == NULL || trimmed == NULL) {
     snprintf(res->error, sizeof(res->error), "out of memory");
@@ -1049,5 +1103,6 @@ out:
   free(c.work_dir);
   free(c.buf);
   free(c.head);
+  ingest_hasher_free(c.hasher);
   return rc;
 }

@@ -3,6 +3,12 @@
 
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_SHA_NI_CODE 1
+#endif
+
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -17,7 +23,7 @@ static inline uint32_t ror(uint32_t x, unsigned n) {
   return (x >> n) | (x << (32 - n));
 }
 
-static void block(uint32_t h[8], const uint8_t *p) {
+static void block_generic(uint32_t h[8], const uint8_t *p) {
   uint32_t w[64], a, b, c, d, e, f, g, k, t1, t2;
   int i;
 
@@ -36,6 +42,87 @@ static void block(uint32_t h[8], const uint8_t *p) {
     k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
   }
   h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+}
+
+#ifdef HAVE_SHA_NI_CODE
+/* The x86 SHA extensions: four rounds per pair of sha256rnds2, the message
+ * schedule with sha256msg1/msg2. State kept as ABEF/CDGH as the
+ * instructions want it. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void blocks_ni(uint32_t h[8], const uint8_t *p, size_t n) {
+  const __m128i mask = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i st0, st1, tmp, msg, w[4], save0, save1;
+  int g;
+
+  tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
+  st1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B); /* EFGH */
+  st0 = _mm_alignr_epi8(tmp, st1, 8);                                     /* ABEF */
+  st1 = _mm_blend_epi16(st1, tmp, 0xF0);                                  /* CDGH */
+  for (; n > 0; n--, p += 64) {
+    save0 = st0;
+    save1 = st1;
+#pragma GCC unroll 4
+    for (g = 0; g < 4; g++)
+      w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), mask);
+#pragma GCC unroll 16
+    for (g = 0; g < 16; g++) {
+      __m128i *cur = &w[g & 3], *prev = &w[(g + 3) & 3], *next = &w[(g + 1) & 3];
+      msg = _mm_add_epi32(*cur, _mm_loadu_si128((const __m128i *)&K[4 * g]));
+      st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+      if (g >= 3 && g <= 14) {
+        tmp = _mm_alignr_epi8(*cur, *prev, 4);
+        *next = _mm_sha256msg2_epu32(_mm_add_epi32(*next, tmp), *cur);
+      }
+      msg = _mm_shuffle_epi32(msg, 0x0E);
+      st0 = _mm_sha256rnds2_epu32(st0, st1, msg);
+      if (g >= 1 && g <= 12)
+        *prev = _mm_sha256msg1_epu32(*prev, *cur);
+    }
+    st0 = _mm_add_epi32(st0, save0);
+    st1 = _mm_add_epi32(st1, save1);
+  }
+  tmp = _mm_shuffle_epi32(st0, 0x1B);    /* FEBA */
+  st1 = _mm_shuffle_epi32(st1, 0xB1);    /* DCHG */
+  st0 = _mm_blend_epi16(tmp, st1, 0xF0); /* DCBA */
+  st1 = _mm_alignr_epi8(st1, tmp, 8);    /* HGFE */
+  _mm_storeu_si128((__m128i *)&h[0], st0);
+  _mm_storeu_si128((__m128i *)&h[4], st1);
+}
+
+static int cpu_has_sha(void) {
+  unsigned a, b, c, d;
+
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19)) || !(c & (1u << 9)))
+    return 0; /* SSE4.1, SSSE3 */
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+    return 0;
+  return (b >> 29) & 1;
+}
+#endif
+
+static int use_hw = -1; /* -1: not decided yet */
+
+int sha256_use_hw(int on) {
+  int was = use_hw;
+#ifdef HAVE_SHA_NI_CODE
+  use_hw = on && cpu_has_sha();
+#else
+  (void)on;
+  use_hw = 0;
+#endif
+  return was;
+}
+
+static void blocks(uint32_t h[8], const uint8_t *p, size_t n) {
+  if (use_hw < 0)
+    sha256_use_hw(1);
+#ifdef HAVE_SHA_NI_CODE
+  if (use_hw) {
+    blocks_ni(h, p, n);
+    return;
+  }
+#endif
+  for (; n > 0; n--, p += 64)
+    block_generic(h, p);
 }
 
 void sha256_init(struct sha256 *c) {
@@ -60,11 +147,14 @@ void sha256_update(struct sha256 *c, const void *data, size_t n) {
     n -= take;
     if (c->fill < 64)
       return;
-    block(c->h, c->buf);
+    blocks(c->h, c->buf, 1);
     c->fill = 0;
   }
-  for (; n >= 64; p += 64, n -= 64)
-    block(c->h, p);
+  if (n >= 64) {
+    blocks(c->h, p, n / 64);
+    p += n / 64 * 64;
+    n %= 64;
+  }
   memcpy(c->buf, p, n);
   c->fill = n;
 }
@@ -76,13 +166,13 @@ void sha256_final(struct sha256 *c, uint8_t out[32]) {
   c->buf[c->fill++] = 0x80;
   if (c->fill > 56) {
     memset(c->buf + c->fill, 0, 64 - c->fill);
-    block(c->h, c->buf);
+    blocks(c->h, c->buf, 1);
     c->fill = 0;
   }
   memset(c->buf + c->fill, 0, 56 - c->fill);
   for (i = 0; i < 8; i++)
     c->buf[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-  block(c->h, c->buf);
+  blocks(c->h, c->buf, 1);
   for (i = 0; i < 8; i++) {
     out[4 * i] = (uint8_t)(c->h[i] >> 24);
     out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);

@@ -16,6 +16,9 @@ struct sha256 {
 void sha256_init(struct sha256 *c);
 void sha256_update(struct sha256 *c, const void *data, size_t n);
 void sha256_final(struct sha256 *c, uint8_t out[32]);
+/* Use the x86 SHA extensions when the CPU has them (the default) or not;
+ * returns the previous setting (-1 = not decided yet). For tests. */
+int sha256_use_hw(int on);
 /* Lower-case hex of a finished digest into hex[65]. */
 void sha256_hex(const uint8_t digest[32], char hex[65]);
 

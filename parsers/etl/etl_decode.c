@@ -329,6 +329,10 @@ struct etl_decoder {
 
   struct held *held;
   uint32_t nheld, held_cap, free_head, held_used;
+  struct ring_entry {
+    uint32_t slot, gen;
+  } * ring;                             /* held slots in arrival (= time) order, for cheap eviction */
+  uint32_t ring_cap, ring_head, ring_n; /* ring_cap: a power of two >= 4 x held_cap */
   uint32_t scan_pos;
   uint64_t last_scan_ts;
   uint64_t now;
@@ -387,7 +391,12 @@ struct etl_decoder *etl_decoder_new(const struct etl_clock *clock, const struct 
   d->scan_every = ticks_of(d, 0.05);
   d->held_cap = d->opt.max_pending;
   d->held = calloc(d->held_cap, sizeof(*d->held));
-  if (d->held == NULL) {
+  for (d->ring_cap = 64; d->ring_cap < 4 * d->held_cap; d->ring_cap *= 2)
+    ;
+  d->ring = malloc(d->ring_cap * sizeof(*d->ring));
+  if (d->held == NULL || d->ring == NULL) {
+    free(d->held);
+    free(d->ring);
     free(d);
     return NULL;
   }
@@ -403,6 +412,7 @@ void etl_decoder_free(struct etl_decoder *d) {
     if (d->held[i].what)
       held_release(d, i);
   free(d->held);
+  free(d->ring);
   free(d->waiters);
   for (size_t i = 0; i < d->names.map.cap; i++)
     if (d->names.map.used[i])
@@ -841,17 +851,42 @@ static int scan_held(struct etl_decoder *d, int all) {
   return 0;
 }
 
-/* Oldest held event, emitted early when the pool is full. */
-static int evict_oldest(struct etl_decoder *d) {
-  uint32_t best = UINT32_MAX;
+static int ring_live(const struct etl_decoder *d, const struct ring_entry *r) {
+  return d->held[r->slot].what && d->held[r->slot].gen == r->gen;
+}
 
-  for (uint32_t i = 0; i < d->nheld; i++)
-    if (d->held[i].what && (best == UINT32_MAX || d->held[i].ts < d->held[best].ts))
-      best = i;
-  if (best == UINT32_MAX)
-    return 0;
-  d->st.evicted++;
-  return held_emit(d, best);
+/* Remember a new held slot; when the ring is full, squeeze out the slots
+ * already emitted (at most held_cap are live, the ring holds 4x that). */
+static void ring_push(struct etl_decoder *d, uint32_t slot) {
+  uint32_t mask = d->ring_cap - 1;
+
+  if (d->ring_n == d->ring_cap) {
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < d->ring_n; i++) {
+      struct ring_entry r = d->ring[(d->ring_head + i) & mask];
+      if (ring_live(d, &r))
+        d->ring[(d->ring_head + kept++) & mask] = r;
+    }
+    d->ring_n = kept;
+  }
+  d->ring[(d->ring_head + d->ring_n++) & mask] = (struct ring_entry){slot, d->held[slot].gen};
+}
+
+/* Oldest held event, emitted early when the pool is full: records arrive in
+ * time order, so the first live slot of the ring is the oldest. */
+static int evict_oldest(struct etl_decoder *d) {
+  uint32_t mask = d->ring_cap - 1;
+
+  while (d->ring_n) {
+    struct ring_entry r = d->ring[d->ring_head];
+    d->ring_head = (d->ring_head + 1) & mask;
+    d->ring_n--;
+    if (ring_live(d, &r)) {
+      d->st.evicted++;
+      return held_emit(d, r.slot);
+    }
+  }
+  return 0;
 }
 
 static struct held *held_new(struct etl_decoder *d, const struct etl_event_in *e, uint32_t *slot_out) {
@@ -880,6 +915,7 @@ static struct held *held_new(struct etl_decoder *d, const struct etl_event_in *e
   h->tid = e->has_ids ? e->tid : 0;
   h->ptr_size = e->ptr_size;
   d->held_used++;
+  ring_push(d, slot);
   *slot_out = slot;
   map_put(&d->tsid_held, tsid_key(e->ts, h->tid), slot, NULL);
   return h;

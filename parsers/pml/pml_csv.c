@@ -28,6 +28,7 @@ struct pml_csv {
   struct pml_csv_options opt;
   uint64_t first_time; /* Relative Time counts from the first event */
   struct fb_strbuf field;
+  struct pml_render_opts render; /* locale, offset and Procmon version for Operation and Detail */
   /* Zone offset cache: events come in time order, so one minute's offset
    * serves many rows (zone offsets change on minute boundaries). */
   int64_t cached_minute;
@@ -172,6 +173,18 @@ int pml_csv_tz_parse(struct pml_csv_options *o, const char *spec, char *msg, siz
   return 0;
 }
 
+int pml_csv_procmon_parse(struct pml_csv_options *o, const char *spec, char *msg, size_t msg_size) {
+  unsigned major = 0, minor = 0;
+  char extra;
+
+  if (sscanf(spec, "%u.%u%c", &major, &minor, &extra) != 2 || major > 99 || minor > 99) {
+    snprintf(msg, msg_size, "bad Procmon version '%s' (e.g. 3.61)", spec);
+    return -1;
+  }
+  o->procmon = major * 100 + minor;
+  return 0;
+}
+
 int pml_csv_locale_parse(struct pml_csv_options *o, const char *spec, char *msg, size_t msg_size) {
   if (strcasecmp(spec, "en-US") == 0 || strcasecmp(spec, "en_US") == 0) {
     o->locale = PML_LOCALE_EN_US;
@@ -184,6 +197,8 @@ int pml_csv_locale_parse(struct pml_csv_options *o, const char *spec, char *msg,
   snprintf(msg, msg_size, "unknown locale '%s' (en-US or es-ES)", spec);
   return -1;
 }
+
+static int32_t zone_offset(struct pml_csv *c, int64_t unix_seconds);
 
 struct pml_csv *pml_csv_new(struct pml_file *f, const struct pml_csv_options *o) {
   struct pml_csv *c = calloc(1, sizeof(*c));
@@ -208,6 +223,13 @@ struct pml_csv *pml_csv_new(struct pml_file *f, const struct pml_csv_options *o)
     setenv("TZ", o->tz_name, 1);
     tzset();
   }
+  /* Procmon writes the dates inside Detail with the one UTC offset in force
+   * when it exports; for a zone name we take the offset at the first event
+   * (the export time is not in the file). */
+  c->render.locale = o->locale == PML_LOCALE_ES_ES ? PML_RENDER_ES_ES : PML_RENDER_EN_US;
+  c->render.procmon = o->procmon;
+  c->render.utc_offset = zone_offset(c, (int64_t)(c->first_time / TICKS_PER_SECOND) -
+                                            (int64_t)(FILETIME_UNIX_EPOCH / TICKS_PER_SECOND));
   return c;
 }
 
@@ -402,16 +424,6 @@ static void duration(struct pml_csv *c, uint64_t ticks, struct fb_strbuf *out) {
   put(out, buf, n + 8);
 }
 
-/* Swap en-US number punctuation for es-ES in rendered text: a '.' or ','
- * between two digits is a decimal or group separator. */
-static void localize_numbers(struct pml_csv *c, char *s, size_t n) {
-  if (c->opt.locale != PML_LOCALE_ES_ES)
-    return;
-  for (size_t i = 1; i + 1 < n; i++)
-    if ((s[i] == '.' || s[i] == ',') && isdigit((unsigned char)s[i - 1]) && isdigit((unsigned char)s[i + 1]))
-      s[i] = s[i] == '.' ? ',' : '.';
-}
-
 /* ---- fields ---- */
 
 static void put_str(struct fb_strbuf *out, const char *s) {
@@ -469,7 +481,6 @@ static void process_field(const struct pml_process *p, int column, struct fb_str
 
 void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, struct fb_strbuf *out) {
   int pending = ev->result == 0x103;
-  size_t start = out->len;
 
   if (is_process_column(column)) {
     process_field(ev->process, column, out);
@@ -477,14 +488,10 @@ void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, st
   }
   switch (column) {
   case PML_COL_TIME_OF_DAY: pml_csv_time_of_day(c, ev->time, out); break;
-  case PML_COL_OPERATION: pml_render_operation(c->file, ev, out); break;
+  case PML_COL_OPERATION: pml_render_operation_opts(c->file, ev, &c->render, out); break;
   case PML_COL_PATH: pml_render_path(c->file, ev, out); break;
   case PML_COL_RESULT: pml_render_result(ev->result, out); break;
-  case PML_COL_DETAIL:
-    pml_render_detail(c->file, ev, out);
-    if (out->s != NULL)
-      localize_numbers(c, out->s + start, out->len - start);
-    break;
+  case PML_COL_DETAIL: pml_render_detail_opts(c->file, ev, &c->render, out); break;
   case PML_COL_DATE_TIME: pml_csv_date_time(c, ev->time, out); break;
   case PML_COL_RELATIVE_TIME: relative_time(c, ev->time, out); break;
   case PML_COL_DURATION:

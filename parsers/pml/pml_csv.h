@@ -53,7 +53,7 @@ enum pml_column {
 
 enum pml_locale {
   PML_LOCALE_EN_US = 0, /* 1:18:10.7752429 AM, 7/12/2020, 1,612, 0.0000074 */
-  PML_LOCALE_ES_ES,     /* 15:42:22,8459553, 12/07/2020, 1.612, 0,0000074 */
+  PML_LOCALE_ES_ES,     /* 15:42:22,8459553, 12/07/2020, 1.612, 0,0000074 (Detail: pml_render_detail_opts) */
 };
 
 enum pml_tz_mode {
@@ -68,6 +68,7 @@ struct pml_csv_options {
   int32_t tz_offset;
   char tz_name[128];
   enum pml_locale locale;
+  unsigned procmon; /* Procmon version x100 whose words to write (361 = 3.61); 0 = before 3.60 */
 };
 
 struct pml_csv;
@@ -87,6 +88,10 @@ int pml_csv_columns_parse(struct pml_csv_options *o, const char *spec, char *msg
 /* "UTC", "+08:00", "-05:30", "+8", or a zone name ("Europe/Madrid").
  * Returns 0, or -1 with a message. */
 int pml_csv_tz_parse(struct pml_csv_options *o, const char *spec, char *msg, size_t msg_size);
+
+/* "3.61": write Operation and Detail as that Procmon version does (3.60 and
+ * later name sub-operations older ones print as "<Unknown>"). 0 or -1. */
+int pml_csv_procmon_parse(struct pml_csv_options *o, const char *spec, char *msg, size_t msg_size);
 
 /* "en-US" or "es-ES". Returns 0, or -1 with a message. */
 int pml_csv_locale_parse(struct pml_csv_options *o, const char *spec, char *msg, size_t msg_size);

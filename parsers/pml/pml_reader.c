@@ -75,11 +75,6 @@ struct pml_file {
 
 /* ---- small helpers ---- */
 
-static int fail(struct pml_file *f, struct fb_error *err, int code, uint64_t off, const char *what) {
-  (void)f;
-  return fb_error_set(err, code, off, "%s", what);
-}
-
 /* Append UTF-16LE text to the arena as UTF-8; returns the string. The arena
  * is sized before use, so this cannot run out of room. */
 static const char *arena_utf16(struct pml_file *f, const uint8_t *src, size_t nchars) {
@@ -119,7 +114,7 @@ static int read_header(struct pml_file *f, struct fb_error *err) {
     return fb_error_set(err, FB_ETRUNC, 0, "file is %llu bytes, shorter than the 0x3A8-byte PML header",
                         (unsigned long long)size);
   if (memcmp(d, "PML_", 4) != 0)
-    return fail(f, err, FB_EFORMAT, 0, "not a Procmon capture: signature is not 'PML_'");
+    return fb_error_set(err, FB_EFORMAT, 0, "not a Procmon capture: signature is not 'PML_'");
   h->version = fb_le32(d + 4);
   if (h->version != PML_KNOWN_VERSION)
     return fb_error_set(err, FB_EUNSUP, 4, "PML format version %u; only version 9 is known", h->version);
@@ -153,7 +148,7 @@ static int read_header(struct pml_file *f, struct fb_error *err) {
 static int read_strings(struct pml_file *f, struct fb_error *err) {
   const uint8_t *d = f->view.data;
   uint64_t size = f->view.size, base = f->hdr.string_table_offset;
-  uint64_t count, need = 0;
+  uint64_t count, need = 0, text = 0;
 
   if (!fb_span_ok(size, base, 4))
     return fb_error_set(err, FB_ETRUNC, base, "string table count runs past the end of the file");
@@ -173,7 +168,15 @@ static int read_strings(struct pml_file *f, struct fb_error *err) {
       return fb_error_set(err, FB_ETRUNC, at, "string %llu: length %llu runs past the end of the file",
                           (unsigned long long)i, (unsigned long long)len);
     need += fb_utf16_bound(len / 2);
+    text += len;
   }
+  /* Strings lie one after another in the file: lengths that add up to more
+   * than the file mean entries share bytes, which would make the decoded
+   * text grow with the square of the file size. */
+  if (text > size)
+    return fb_error_set(err, FB_EFORMAT, base,
+                        "string table: %llu strings hold %llu bytes, more than the file",
+                        (unsigned long long)count, (unsigned long long)text);
   f->string_count = (uint32_t)count;
   f->strings = calloc(count ? count : 1, sizeof(*f->strings));
   f->arena_size = need + 4096; /* room for host/port names is added later */
@@ -330,6 +333,12 @@ static int scan_processes(struct pml_file *f, uint64_t *total_modules, struct fb
                           (unsigned long long)i, (unsigned long long)modules,
                           (unsigned long long)module_record_size(ptr));
     *total_modules += modules;
+    /* Records may not share bytes (see read_strings): the modules of all
+     * processes together fit in the file. */
+    if (*total_modules * module_record_size(ptr) > size)
+      return fb_error_set(err, FB_EFORMAT, field,
+                          "process %llu: the process records hold %llu modules, more than the file",
+                          (unsigned long long)i, (unsigned long long)*total_modules);
   }
   f->proc_count = (uint32_t)count;
   return FB_OK;

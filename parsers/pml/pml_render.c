@@ -37,11 +37,13 @@ void pml_put_dstr(struct fb_strbuf *b, const struct pml_dstr *s) {
     fb_strbuf_utf16(b, s->p, s->nchars);
     return;
   }
-  for (uint32_t i = 0; i < s->nchars; i++) {
-    uint8_t ch = s->p[i];
-    if (ch < 0x80) {
-      fb_strbuf_putc(b, (char)ch);
-    } else { /* Latin-1 to UTF-8 */
+  for (uint32_t i = 0, run = 0; i <= s->nchars; i++) {
+    uint8_t ch = i < s->nchars ? s->p[i] : 0;
+    if (i < s->nchars && ch < 0x80)
+      continue;
+    fb_strbuf_add(b, (const char *)s->p + run, i - run); /* the plain ASCII run */
+    run = i + 1;
+    if (i < s->nchars) { /* Latin-1 to UTF-8 */
       fb_strbuf_putc(b, (char)(0xC0 | (ch >> 6)));
       fb_strbuf_putc(b, (char)(0x80 | (ch & 0x3F)));
     }

@@ -95,6 +95,15 @@ static void layout(struct table *t) {
     t->c_instance = 3;
     t->c_frame = 4;
   }
+  /* a header may promise more columns than the dash row has */
+  if (t->c_count >= t->ncols)
+    t->c_count = -1;
+  if (t->c_frame >= t->ncols)
+    t->c_frame = -1;
+  if (t->c_volume >= t->ncols)
+    t->c_volume = -1;
+  if (t->c_instance >= t->ncols)
+    t->c_instance = -1;
 }
 
 /* Split a row into cells: every word goes to the column it overlaps most
@@ -182,12 +191,12 @@ static int emit_row(const struct table *t, char cells[][CELL], const char *file,
     st->legacy++;
   if (t->kind == T_FILTERS) {
     fi.source = EV_FSRC_FLTMC_FILTERS;
-    if (is_number(cells[t->c_count], 0))
+    if (t->c_count >= 0 && is_number(cells[t->c_count], 0))
       fi.instances = atoi(cells[t->c_count]);
     st->filters++;
   } else {
     fi.source = EV_FSRC_FLTMC_INSTANCES;
-    fi.volume = cells[t->c_volume][0] ? cells[t->c_volume] : NULL;
+    fi.volume = t->c_volume >= 0 && cells[t->c_volume][0] ? cells[t->c_volume] : NULL;
     fi.instance = t->c_instance >= 0 && cells[t->c_instance][0] ? cells[t->c_instance] : NULL;
     st->instances++;
   }
@@ -213,7 +222,7 @@ int fltmc_parse(const uint8_t *data, size_t size, const char *file, const struct
   memset(st, 0, sizeof(*st));
   memset(&t, 0, sizeof(t));
   header[0] = failure[0] = '\0';
-  cells = malloc(sizeof(char[MAX_COLS][CELL]));
+  cells = calloc(1, sizeof(char[MAX_COLS][CELL]));
   if (cells == NULL)
     return fb_error_set(err, FB_ENOMEM, FB_OFFSET_NONE, "out of memory");
   text_lines_init(&tl, data, size);

@@ -5,7 +5,7 @@
 # order of Procmon's own export CSV.gz, and prints per-column agreement (rows
 # paired in order) and the first EXAMPLES (default 3) differing rows of each
 # column. A CSV with 24-hour "15:42:22,8459553" times is taken as an es-ES
-# export: --locale es-ES --tz Europe/Madrid are added, and when its row count
+# export: --locale es-ES --tz Europe/Madrid --procmon 3.61 are added, and when its row count
 # differs from the capture's, Profiling events are filtered out (Procmon's
 # default filter hides them). Exit 0 when row counts match and every column
 # agrees; 1 otherwise.
@@ -31,13 +31,16 @@ def rows_of(text):
     return list(csv.reader(io.StringIO(text, newline='')))
 
 with gzip.open(csv_path, 'rb') as fh:
-    expected = rows_of(fh.read().decode('utf-8'))
+    raw = fh.read()
+expected = rows_of(raw.decode('utf-8'))
 header, expected = expected[0], expected[1:]
 args = [exe, 'pml', pml, '--csv', '--columns', ','.join(header)] + extra
 spanish = bool(expected) and re.match(r'^\d+:\d\d:\d\d,\d{7}$', expected[0][0] if header[0] == 'Time of Day' else '')
 if spanish and '--locale' not in extra:
     args += ['--locale', 'es-ES']
-if spanish and '--tz' not in extra:
+if spanish and "--procmon" not in extra:
+    args += ["--procmon", "3.61"]
+if spanish and "--tz" not in extra:
     args += ['--tz', 'Europe/Madrid']
 
 def run(a):
@@ -49,6 +52,12 @@ def run(a):
 
 out = run(args)
 got = rows_of(out)
+# Byte level: BOM, quoting and the CR LF after the header line.
+first_line = raw[:raw.find(b'\n') + 1]
+if out.encode('utf-8').startswith(first_line):
+    print('header line: byte-identical (BOM, quotes, CR LF)')
+else:
+    print('header line differs at byte level:\n  expected %r\n  got      %r' % (first_line, out.encode('utf-8')[:len(first_line)]))
 if got and got[0] != header:
     print('header differs:\n  expected %r\n  got      %r' % (header, got[0]))
 got = got[1:]
@@ -58,7 +67,7 @@ if len(got) != len(expected) and '--filter' not in extra:
     if len(got2) == len(expected):
         got, filtered = got2, ' (Profiling events filtered out)'
 print('%s: %d rows expected, %d written%s%s' % (pml.split('/')[-1], len(expected), len(got), filtered,
-      ' [es-ES export: --locale es-ES --tz Europe/Madrid]' if spanish else ''))
+      ' [es-ES export: --locale es-ES --tz Europe/Madrid --procmon 3.61]' if spanish else ''))
 n = min(len(got), len(expected))
 all_same = 0
 bad = {}

@@ -84,6 +84,12 @@ int pmlw_build_example(const char *path, uint8_t **data, size_t *size);
  * file reaches about target_bytes. Streams to path. */
 int pmlw_build_bulk(const char *path, uint64_t target_bytes);
 
+/* The first n events of the capture at in, with the processes they use and
+ * the System process (modules included), written to out (or to memory when
+ * out is NULL, as pmlw_finish). Event bytes, stacks and strings are copied
+ * as read. Hosts and ports are not copied. 0 or -1. */
+int pmlw_shrink(const char *in, const char *out, uint64_t n, uint8_t **data, size_t *size);
+
 /* Facts of the example (for tests). */
 #define PMLW_EXAMPLE_EVENTS 9u
 #define PMLW_EXAMPLE_DENIED_EVENT 3u

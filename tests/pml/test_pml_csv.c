@@ -3,7 +3,7 @@
  * CSV's own column order. Prints per-column agreement and the first differing
  * rows per column. Columns of the reader/CSV writer must agree 100 %; the
  * renderer's columns (Operation, Path, Result, Detail, Category) must reach a
- * floor that is raised as the renderer lands. */
+ * floor (below), raised as the renderer improves. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +101,7 @@ static char *gunzip_file(const char *path, size_t *size) {
 
 struct conformance {
   const char *pml, *csv;
-  const char *tz, *locale;
+  const char *tz, *locale, *procmon;
   int skip_class;  /* events of this class are not in the CSV (0: none) */
   uint32_t rows;   /* exact row count of the CSV */
   double floor[5]; /* Operation, Path, Result, Detail, Category: minimum agreement % */
@@ -111,58 +111,68 @@ struct conformance {
 static const int render_cols[5] = {PML_COL_OPERATION, PML_COL_PATH, PML_COL_RESULT, PML_COL_DETAIL,
                                    PML_COL_CATEGORY};
 
+/* Floors: the renderer's agreement reached with pml-render as merged on main
+ * (11:10 UTC), rounded down; raise them as it improves. */
 static const struct conformance files[] = {
     {"win10-1709-x64-mixed.pml",
      "win10-1709-x64-mixed.procmon.csv.gz",
      "UTC",
      "en-US",
+     "0.0",
      0,
      53214,
-     {0, 0, 0, 0, 0}},
+     {100, 100, 100, 100, 100}},
     {"win10-1903-x64-filesystem.pml",
      "win10-1903-x64-filesystem.procmon.csv.gz",
      "UTC",
      "en-US",
+     "0.0",
      0,
      31569,
-     {0, 0, 0, 0, 0}},
+     {100, 100, 100, 100, 100}},
     {"win10-1903-x64-process.pml",
      "win10-1903-x64-process.procmon.csv.gz",
      "UTC",
      "en-US",
+     "0.0",
      0,
      3400,
-     {0, 0, 0, 0, 0}},
+     {100, 100, 100, 100, 100}},
     {"win10-1903-x64-registry.pml.gz",
      "win10-1903-x64-registry.procmon.csv.gz",
      "UTC",
      "en-US",
+     "0.0",
      0,
      28240,
-     {0, 0, 0, 0, 0}},
+     {100, 100, 100, 99.97, 100}},
     {"win7-sp1-x86-filesystem.pml",
      "win7-sp1-x86-filesystem.procmon.csv.gz",
      "UTC",
      "en-US",
+     "0.0",
      0,
      8577,
-     {0, 0, 0, 0, 0}},
+     {100, 100, 100, 100, 100}},
     {"win7-sp1-x86-mixed.pml",
      "win7-sp1-x86-mixed.procmon.csv.gz",
      "UTC",
      "en-US",
+     "0.0",
      0,
      32930,
-     {0, 0, 0, 0, 0}},
-    /* Exported by a Spanish-locale Procmon in Madrid (CEST, UTC+2), 7 default
-     * columns, Profiling events hidden by Procmon's default filter. */
+     {100, 100, 100, 99.82, 100}},
+    /* Exported by a Spanish-locale Procmon 3.61 (the capturing one, most
+     * likely) in Madrid (CEST, UTC+2): 7 default columns, Profiling events
+     * hidden by Procmon's default filter. */
     {"win7-sp1-x64-profiling.pml",
      "win7-sp1-x64-profiling.procmon-7col.csv.gz",
      "Europe/Madrid",
      "es-ES",
+     "3.61",
      PML_CLASS_PROFILING,
      2791,
-     {0, 0, 0, 0, 0}},
+     {100, 100, 100, 100, 100}},
 };
 
 static int is_render_col(int col, int *which) {
@@ -177,7 +187,7 @@ static int is_render_col(int col, int *which) {
 START_TEST(csv_conformance) {
   const struct conformance *x = &files[_i];
   char rel[256], msg[256], buf[1200];
-  size_t size, pos = 0, ours_pos;
+  size_t size, pos = 0, ours_pos, row_start;
   char *text;
   struct csv_row want, got;
   struct pml_csv_options o;
@@ -213,6 +223,7 @@ START_TEST(csv_conformance) {
   ncol = want.n;
   ck_assert_int_eq(pml_csv_tz_parse(&o, x->tz, msg, sizeof(msg)), 0);
   ck_assert_int_eq(pml_csv_locale_parse(&o, x->locale, msg, sizeof(msg)), 0);
+  ck_assert_int_eq(pml_csv_procmon_parse(&o, x->procmon, msg, sizeof(msg)), 0);
   csv = pml_csv_new(f, &o);
   pml_csv_header(csv, &header);
   ck_assert_uint_eq(header.len, pos);
@@ -223,10 +234,18 @@ START_TEST(csv_conformance) {
     ck_assert_int_eq(pml_event_read(f, i, &ev, &err), 0);
     if (x->skip_class && ev.event_class == (uint32_t)x->skip_class)
       continue;
+    row_start = pos;
     r = csv_next(text, size, &pos, &want);
     ck_assert_int_eq(r, 1); /* the CSV has a row for every event we write */
     fb_strbuf_reset(&line);
     pml_csv_row(csv, &ev, &line);
+    rows++;
+    if (line.len == pos - row_start && memcmp(line.s, text + row_start, line.len) == 0) {
+      for (int c = 0; c < ncol; c++) /* byte-identical row: the fast path */
+        agree[c]++;
+      all++;
+      continue;
+    }
     ours_pos = 0;
     ck_assert_int_eq(csv_next(line.s, line.len, &ours_pos, &got), 1);
     ck_assert_uint_eq(ours_pos, line.len); /* exactly one record, CR LF-terminated */
@@ -240,10 +259,9 @@ START_TEST(csv_conformance) {
       same = 0;
       if (shown[c]++ < 3)
         printf("  %s %s row %u (event #%u):\n    expected \"%.300s\"\n    got      \"%.300s\"\n", x->pml,
-               pml_column_name(cols[c]), rows + 1, i, field(&want, c), field(&got, c));
+               pml_column_name(cols[c]), rows, i, field(&want, c), field(&got, c));
     }
     all += same;
-    rows++;
   }
   ck_assert_int_eq(csv_next(text, size, &pos, &want), 0); /* no rows left over */
   ck_assert_uint_eq(rows, x->rows);

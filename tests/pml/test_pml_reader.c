@@ -584,6 +584,23 @@ START_TEST(damaged_counts) {
       "damaged.pml: offset 664526 (0xa23ce): string table announces 4294967280 strings, more than the "
       "file holds");
   put_le32(d + 0xa23ce, 765);
+  {
+    /* Every string entry pointing at one 64 KB string: entries share bytes. */
+    uint8_t *saved = malloc(765 * 4);
+    uint32_t one =
+        (uint32_t)(d[0xa23ce + 8] | d[0xa23ce + 9] << 8 | d[0xa23ce + 10] << 16 | d[0xa23ce + 11] << 24);
+    memcpy(saved, d + 0xa23ce + 4, 765 * 4);
+    for (int i = 0; i < 765; i++)
+      put_le32(d + 0xa23ce + 4 + 4 * i, one);
+    put_le32(d + 0xa23ce + one, 0x10000);
+    expect_open_error(
+        d, size, FB_EFORMAT,
+        "damaged.pml: offset 664526 (0xa23ce): string table: 765 strings hold 50135040 bytes, more "
+        "than the file");
+    free(d);
+    d = load_denied(&size); /* fresh copy */
+    free(saved);
+  }
   put_le32(d + 0xb0722, 0x01000000); /* hosts count */
   expect_open_error(
       d, size, FB_EFORMAT,
@@ -837,6 +854,54 @@ START_TEST(writer_file_and_x86) {
 }
 END_TEST
 
+START_TEST(writer_shrink_same_csv) {
+  /* A real capture's first 400 events rewritten by the writer read back
+   * into the same 27 CSV fields and the same resolved stacks. */
+  static const char *const files[] = {"win10-1709-x64-mixed.pml", "win7-sp1-x86-mixed.pml"};
+  const char *name = files[_i];
+  struct pml_file *a = open_corpus(name), *b = NULL;
+  struct pml_csv_options o;
+  struct pml_csv *ca, *cb;
+  struct fb_strbuf ra, rb;
+  struct fb_error err;
+  struct pml_event ea, eb;
+  uint8_t *d = NULL;
+  size_t size = 0;
+  char rel[256];
+
+  snprintf(rel, sizeof(rel), "pml/%s", name);
+  ck_assert_int_eq(pmlw_shrink(tu_corpus(rel), NULL, 400, &d, &size), 0);
+  ck_assert_int_eq(pml_open_memory(&b, d, size, "shrunk.pml", &err), 0);
+  ck_assert_uint_eq(pml_header(b)->event_count, 400);
+  ck_assert_uint_eq(pml_system_process(b)->module_count, pml_system_process(a)->module_count);
+  pml_csv_options_default(&o);
+  ck_assert_int_eq(pml_csv_columns_parse(&o, "all", NULL, 0), 0);
+  o.columns[o.ncolumns++] = PML_COL_STACK;
+  ca = pml_csv_new(a, &o);
+  cb = pml_csv_new(b, &o);
+  fb_strbuf_init(&ra);
+  fb_strbuf_init(&rb);
+  for (uint32_t i = 0; i < 400; i++) {
+    ck_assert_int_eq(pml_event_read(a, i, &ea, &err), 0);
+    ck_assert_int_eq(pml_event_read(b, i, &eb, &err), 0);
+    fb_strbuf_reset(&ra);
+    fb_strbuf_reset(&rb);
+    pml_csv_row(ca, &ea, &ra);
+    pml_csv_row(cb, &eb, &rb);
+    ck_assert_str_eq(ra.s, rb.s);
+    ck_assert_uint_eq(ea.detail_size, eb.detail_size);
+    ck_assert_int_eq(memcmp(ea.detail, eb.detail, ea.detail_size), 0);
+  }
+  fb_strbuf_free(&ra);
+  fb_strbuf_free(&rb);
+  pml_csv_free(ca);
+  pml_csv_free(cb);
+  pml_close(a);
+  pml_close(b);
+  free(d);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("pml_reader");
   TCase *t = tcase_create("corpus");
@@ -867,6 +932,7 @@ static Suite *suite(void) {
   t = tcase_create("writer");
   tcase_add_test(t, writer_roundtrip);
   tcase_add_test(t, writer_file_and_x86);
+  tcase_add_loop_test(t, writer_shrink_same_csv, 0, 2);
   suite_add_tcase(s, t);
   return s;
 }

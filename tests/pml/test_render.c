@@ -162,6 +162,22 @@ START_TEST(query_basic_and_lock) {
 }
 END_TEST
 
+START_TEST(set_rename) {
+  struct pml_file *f = open_corpus("pml/win10-22h2-x64-covefs.pml");
+  struct rendered r;
+
+  /* no CSV holds a rename: the target is the name Procmon resolved and
+   * stored after FILE_RENAME_INFORMATION (wording UNVERIFIED) */
+  render(f, 240, NULL, &r);
+  ck_assert_str_eq(r.op, "SetRenameInformationFile");
+  ck_assert_str_eq(r.path, "K:\\PoolPart.afb35504-5c74-49fc-bbf5-a97732c2850c\\Backup\\winfsp");
+  ck_assert_str_eq(r.detail, "ReplaceIfExists: False, FileName: "
+                             "K:\\PoolPart.afb35504-5c74-49fc-bbf5-a97732c2850c\\Backup\\.~$winfsp.tmp");
+  ck_assert_str_eq(r.category, "Write Metadata");
+  pml_close(f);
+}
+END_TEST
+
 START_TEST(process_events) {
   struct pml_file *f = open_corpus("pml/win10-1903-x64-process.pml");
   struct rendered r;
@@ -236,8 +252,9 @@ END_TEST
 
 /* ---- hand-made and damaged blocks ---- */
 
-static void render_raw(uint32_t cls, uint16_t op, const uint8_t *d, uint32_t n, const uint8_t *x, uint16_t xn,
-                       struct rendered *r) {
+/* f: NULL (64-bit layouts, no tables) or a capture lending its pointer size and tables */
+static void render_raw_in(const struct pml_file *f, uint32_t cls, uint16_t op, const uint8_t *d, uint32_t n,
+                          const uint8_t *x, uint16_t xn, struct rendered *r) {
   struct pml_event ev;
   struct fb_strbuf b;
 
@@ -250,18 +267,23 @@ static void render_raw(uint32_t cls, uint16_t op, const uint8_t *d, uint32_t n, 
   ev.extra_size = xn;
   fb_strbuf_init(&b);
   fb_strbuf_reset(&b);
-  pml_render_operation(NULL, &ev, &b);
+  pml_render_operation(f, &ev, &b);
   snprintf(r->op, sizeof(r->op), "%s", b.s ? b.s : "");
   fb_strbuf_reset(&b);
-  pml_render_path(NULL, &ev, &b);
+  pml_render_path(f, &ev, &b);
   snprintf(r->path, sizeof(r->path), "%s", b.s ? b.s : "");
   fb_strbuf_reset(&b);
-  pml_render_detail(NULL, &ev, &b);
+  pml_render_detail(f, &ev, &b);
   snprintf(r->detail, sizeof(r->detail), "%s", b.s ? b.s : "");
   fb_strbuf_reset(&b);
-  pml_render_category(NULL, &ev, &b);
+  pml_render_category(f, &ev, &b);
   snprintf(r->category, sizeof(r->category), "%s", b.s ? b.s : "");
   fb_strbuf_free(&b);
+}
+
+static void render_raw(uint32_t cls, uint16_t op, const uint8_t *d, uint32_t n, const uint8_t *x, uint16_t xn,
+                       struct rendered *r) {
+  render_raw_in(NULL, cls, op, d, n, x, xn, r);
 }
 
 START_TEST(handmade_read_file) {
@@ -306,20 +328,23 @@ START_TEST(damaged_blocks) {
   memcpy(d + 4 + 0x3C + 4, "C\0:\0\\\0b\0", 8);
   render_raw(PML_CLASS_FILE_SYSTEM, 20, d, sizeof(d), NULL, 0, &r);
   ck_assert_str_eq(r.path, "C:\\b");
+  struct pml_file *x86 = open_corpus("pml/win7-sp1-x86-filesystem.pml");
   for (unsigned i = 0; i < sizeof(big); i++)
     big[i] = (uint8_t)(i * 37 + 11);
-  for (uint32_t cls = 0; cls <= 6; cls++)
-    for (uint16_t op = 0; op < 50; op++)
-      for (uint32_t n = 0; n <= sizeof(big); n += (n < 128 ? 1 : 61)) {
-        uint8_t *copy = malloc(n ? n : 1), *xcopy = malloc(n ? n : 1);
-        memcpy(copy, big, n);
-        memcpy(xcopy, big + 3, n > sizeof(big) - 3 ? sizeof(big) - 3 : n);
-        render_raw(cls, op, copy, n, n ? xcopy : NULL, (uint16_t)(n > sizeof(big) - 3 ? sizeof(big) - 3 : n),
-                   &r);
-        big[1] = (uint8_t)op; /* vary sub-operations and flags too */
-        free(copy);
-        free(xcopy);
-      }
+  for (int layout = 0; layout < 2; layout++)
+    for (uint32_t cls = 0; cls <= 6; cls++)
+      for (uint16_t op = 0; op < 50; op++)
+        for (uint32_t n = 0; n <= sizeof(big); n += (n < 128 ? 1 : 61)) {
+          uint8_t *copy = malloc(n ? n : 1), *xcopy = malloc(n ? n : 1);
+          memcpy(copy, big, n);
+          memcpy(xcopy, big + 3, n > sizeof(big) - 3 ? sizeof(big) - 3 : n);
+          render_raw(cls, op, copy, n, n ? xcopy : NULL,
+                     (uint16_t)(n > sizeof(big) - 3 ? sizeof(big) - 3 : n), &r);
+          big[1] = (uint8_t)op; /* vary sub-operations and flags too */
+          free(copy);
+          free(xcopy);
+        }
+  pml_close(x86);
 }
 END_TEST
 
@@ -499,6 +524,7 @@ static Suite *suite(void) {
   tcase_add_test(t, create_file_impersonating);
   tcase_add_test(t, query_directory);
   tcase_add_test(t, query_basic_and_lock);
+  tcase_add_test(t, set_rename);
   tcase_add_test(t, process_events);
   tcase_add_test(t, network_events);
   tcase_add_test(t, result_names);

@@ -254,6 +254,24 @@ START_TEST(fltmc_access_denied_is_reported) {
 }
 END_TEST
 
+/* Found by fuzz_fltmc: an instances header over a 4-column dash row made the
+ * parser read a cell that was never filled. */
+START_TEST(fltmc_fuzz_regression_header_promises_more_columns) {
+  struct collect c;
+  struct ev_sink sink = collect_sink(&c);
+  struct fltmc_stats st;
+  struct fb_error err;
+  int rc = fltmc_read(sample("fuzz-fltmc-header-more-columns.txt"), &sink, &st, &err);
+
+  ck_assert_int_eq(rc, 0);
+  ck_assert_uint_eq(st.tables, 1);
+  ck_assert_uint_eq(st.instances, 4);
+  ck_assert_uint_eq(st.skipped, 2);
+  ck_assert_uint_eq(c.nfilters, 4);
+  collect_free(&c);
+}
+END_TEST
+
 START_TEST(setupapi_plaso_log) {
   struct collect c;
   struct ev_sink sink = collect_sink(&c);
@@ -349,6 +367,7 @@ int main(void) {
   tcase_add_test(tc, fltmc_instances_chinese_gbk);
   tcase_add_test(tc, fltmc_instances_english_utf16);
   tcase_add_test(tc, fltmc_access_denied_is_reported);
+  tcase_add_test(tc, fltmc_fuzz_regression_header_promises_more_columns);
   tcase_add_test(tc, setupapi_plaso_log);
   tcase_add_test(tc, setupapi_failure_and_cut_section);
   tcase_add_test(tc, filetype_of_setup_logs);

@@ -1,0 +1,164 @@
+/* ingest_hash.c - a one-producer, one-worker digest pipeline (see ingest_hash.h). */
+#include "daemon/ingest_hash.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NBUF 4
+
+struct ingest_hasher {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t work;  /* worker waits: something queued, drain or stop asked */
+  pthread_cond_t space; /* producer waits: a free slot, or drained */
+  uint8_t *buf[NBUF];
+  size_t len[NBUF];
+  int head, tail, count;
+  int drain, drained, stop;
+  struct sha256 state; /* touched by the worker only while the queue is non-empty */
+  uint8_t *cur;        /* producer: buffer being filled by _feed */
+  size_t cur_len;
+};
+
+static void *worker(void *arg) {
+  struct ingest_hasher *h = arg;
+
+  pthread_mutex_lock(&h->mu);
+  for (;;) {
+    while (h->count == 0 && !h->drain && !h->stop)
+      pthread_cond_wait(&h->work, &h->mu);
+    if (h->count > 0) {
+      int i = h->head;
+      pthread_mutex_unlock(&h->mu);
+      sha256_update(&h->state, h->buf[i], h->len[i]);
+      pthread_mutex_lock(&h->mu);
+      h->head = (h->head + 1) % NBUF;
+      h->count--;
+      pthread_cond_signal(&h->space);
+      continue;
+    }
+    if (h->drain) {
+      h->drain = 0;
+      h->drained = 1;
+      pthread_cond_signal(&h->space);
+      continue;
+    }
+    break; /* stop */
+  }
+  pthread_mutex_unlock(&h->mu);
+  return NULL;
+}
+
+struct ingest_hasher *ingest_hasher_new(void) {
+  struct ingest_hasher *h;
+  int i;
+
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+    return NULL;
+  h = calloc(1, sizeof(*h));
+  if (h == NULL)
+    return NULL;
+  for (i = 0; i < NBUF; i++) {
+    h->buf[i] = malloc(INGEST_HASH_BUF);
+    if (h->buf[i] == NULL)
+      goto fail;
+  }
+  pthread_mutex_init(&h->mu, NULL);
+  pthread_cond_init(&h->work, NULL);
+  pthread_cond_init(&h->space, NULL);
+  if (pthread_create(&h->thread, NULL, worker, h) != 0) {
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->work);
+    pthread_cond_destroy(&h->space);
+    goto fail;
+  }
+  return h;
+fail:
+  for (i = 0; i < NBUF; i++)
+    free(h->buf[i]);
+  free(h);
+  return NULL;
+}
+
+void ingest_hasher_free(struct ingest_hasher *h) {
+  int i;
+
+  if (h == NULL)
+    return;
+  pthread_mutex_lock(&h->mu);
+  h->stop = 1;
+  pthread_cond_signal(&h->work);
+  pthread_mutex_unlock(&h->mu);
+  pthread_join(h->thread, NULL);
+  pthread_mutex_destroy(&h->mu);
+  pthread_cond_destroy(&h->work);
+  pthread_cond_destroy(&h->space);
+  for (i = 0; i < NBUF; i++)
+    free(h->buf[i]);
+  free(h);
+}
+
+void ingest_hasher_begin(struct ingest_hasher *h, const struct sha256 *state) {
+  pthread_mutex_lock(&h->mu);
+  h->state = *state;
+  pthread_mutex_unlock(&h->mu);
+}
+
+uint8_t *ingest_hasher_buffer(struct ingest_hasher *h) {
+  uint8_t *b;
+
+  pthread_mutex_lock(&h->mu);
+  while (h->count == NBUF)
+    pthread_cond_wait(&h->space, &h->mu);
+  b = h->buf[h->tail];
+  pthread_mutex_unlock(&h->mu);
+  return b;
+}
+
+void ingest_hasher_commit(struct ingest_hasher *h, size_t len) {
+  pthread_mutex_lock(&h->mu);
+  h->len[h->tail] = len;
+  h->tail = (h->tail + 1) % NBUF;
+  h->count++;
+  pthread_cond_signal(&h->work);
+  pthread_mutex_unlock(&h->mu);
+}
+
+void ingest_hasher_feed(struct ingest_hasher *h, const void *p, size_t n) {
+  const uint8_t *s = p;
+
+  while (n > 0) {
+    size_t k;
+    if (h->cur == NULL) {
+      h->cur = ingest_hasher_buffer(h);
+      h->cur_len = 0;
+    }
+    k = INGEST_HASH_BUF - h->cur_len < n ? INGEST_HASH_BUF - h->cur_len : n;
+    memcpy(h->cur + h->cur_len, s, k);
+    h->cur_len += k;
+    s += k;
+    n -= k;
+    if (h->cur_len == INGEST_HASH_BUF) {
+      ingest_hasher_commit(h, h->cur_len);
+      h->cur = NULL;
+    }
+  }
+}
+
+void ingest_hasher_end(struct ingest_hasher *h, struct sha256 *state) {
+  if (h->cur != NULL) {
+    if (h->cur_len > 0)
+      ingest_hasher_commit(h, h->cur_len);
+    h->cur = NULL;
+  }
+  pthread_mutex_lock(&h->mu);
+  h->drained = 0;
+  h->drain = 1;
+  pthread_cond_signal(&h->work);
+  while (!h->drained || h->count > 0)
+    pthread_cond_wait(&h->space, &h->mu);
+  *state = h->state;
+  pthread_mutex_unlock(&h->mu);
+}
