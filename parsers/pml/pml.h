@@ -157,10 +157,10 @@ enum pml_render_locale {
 struct pml_render_opts {
   int locale;         /* enum pml_render_locale */
   int32_t utc_offset; /* seconds east of UTC for dates inside Detail */
-  unsigned procmon;   /* Procmon version x100 to imitate (361 = 3.61); below 360 (or 0): 3.5x */
+  unsigned procmon;   /* Procmon version x100 to imitate (361 = 3.61); 0 = 3.5x; below 350: 3.4 */
 };
-void pml_render_detail_opts(const struct pml_file *f, const struct pml_event *ev, const struct pml_render_opts *o,
-                            struct fb_strbuf *out);
+void pml_render_detail_opts(const struct pml_file *f, const struct pml_event *ev,
+                            const struct pml_render_opts *o, struct fb_strbuf *out);
 /* Operation as that Procmon version names it (3.60 and later name the
  * sub-operations older versions print as "<Unknown>"). */
 void pml_render_operation_opts(const struct pml_file *f, const struct pml_event *ev,

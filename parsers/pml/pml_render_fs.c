@@ -391,7 +391,7 @@ static size_t dir_name_offset(uint32_t cls, size_t *len_off) {
   case 37: *len_off = 0x3C; return 0x68; /* FileIdBothDirectoryInformation */
   case 38: *len_off = 0x3C; return 0x50; /* FileIdFullDirectoryInformation */
   case 60: *len_off = 0x3C; return 0x58; /* FileIdExtdDirectoryInformation */
-  case 63: *len_off = 0x3C; return 0x70; /* FileIdExtdBothDirectoryInformation */
+  case 63: *len_off = 0x3C; return 0x72; /* FileIdExtdBothDirectoryInformation */
   default: return 0;
   }
 }
