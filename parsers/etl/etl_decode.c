@@ -317,7 +317,7 @@ struct etl_decoder {
   struct u64map tsid_held; /* mix(ts, tid) -> slot, for StackWalk matching */
   struct u64map key_wait;  /* stack key -> waiter index+1 */
   struct u64map cb_start;  /* (callback data, routine, pre/post) -> init timestamp */
-  struct volume vols[MAX_VOLUMES];
+  struct volume *vols;     /* MAX_VOLUMES, allocated at the first mapping */
   unsigned nvols;
   /* pass-1 knowledge */
   uint64_t opend_seen;
@@ -419,6 +419,7 @@ void etl_decoder_free(struct etl_decoder *d) {
       held_release(d, i);
   free(d->held);
   free(d->ring);
+  free(d->vols);
   free(d->waiters);
   for (size_t i = 0; i < d->names.map.cap; i++)
     if (d->names.map.used[i])
@@ -537,6 +538,8 @@ static void learn_volume(struct etl_decoder *d, const struct etl_event_in *e) {
       d->vols[i] = v;
       return;
     }
+  if (d->vols == NULL && (d->vols = malloc(MAX_VOLUMES * sizeof(*d->vols))) == NULL)
+    return;
   if (d->nvols < MAX_VOLUMES)
     d->vols[d->nvols++] = v;
 }
