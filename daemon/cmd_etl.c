@@ -61,7 +61,7 @@ static const char *compression_name(unsigned c) {
 }
 
 static json_t *header_json(const struct etl_logfile *lf) {
-  char buf[64], mode[16], start[40], end[40], boot[40];
+  char buf[64], mode[16], start[64], end[64], boot[64];
 
   filetime_iso(lf->start_time, start, sizeof(start));
   filetime_iso(lf->end_time, end, sizeof(end));
@@ -141,7 +141,7 @@ static int etl_stats_cmd(const char *path, enum etl_order order) {
   struct fb_error err;
   struct etl_record rec;
   struct etl_stats st;
-  char msg[1200], first[40], last[40];
+  char msg[1200], first[64], last[64];
   int rc;
 
   fb_error_init(&err, path);

@@ -7,16 +7,22 @@
  *          buffers into one stream per processor, ordered by sequence number.
  *   next:  each stream holds its current buffer and its next record; a binary
  *          heap keyed by that record's timestamp picks the earliest one.
- * Memory is the index (32 bytes per buffer) plus one decompression buffer per
- * processor; pages of the mapped file are released once their buffer is done.
+ * Memory is the index (32 bytes per buffer) plus, per processor, the buffer
+ * being read and its decompressed copy. Files opened by name are read with
+ * pread() one buffer at a time (no mapping: page faults are what a mapped
+ * reader pays for most, and the resident set stays small); views given by
+ * the caller are read in place and their pages released once done.
  */
 #include "parsers/etl/etl.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "parsers/bytes.h"
@@ -50,28 +56,48 @@ struct buf_info {
   uint32_t saved_offset, data_offset;
 };
 
+struct kind_info {
+  enum etl_kind kind;
+  uint8_t header_size;
+  uint8_t ptr_size; /* 0 = the logfile's */
+  uint8_t size_at;  /* offset of the u16 record size */
+};
+
 struct stream {
   uint32_t cpu;
   uint32_t *bufs; /* indices into r->bufs, in read order */
   size_t nbufs, cap, next_buf;
   /* the buffer being read */
   const struct buf_info *cur;
-  const uint8_t *data; /* buffer start (header included) */
-  size_t data_size;    /* end of records */
+  /* Positions are offsets in the buffer (header included). The bytes
+   * [win_base, win_end) are at win: the whole buffer, except for
+   * uncompressed buffers of a file read by fd, which are read in windows so
+   * that what is parsed is still in the cache. */
+  const uint8_t *win;
+  size_t win_base, win_end;
+  size_t data_size; /* end of records */
   size_t pos;
   int compressed;
   uint8_t *scratch; /* decompressed buffer: 72 zero bytes + payload */
   size_t scratch_cap;
+  uint8_t *raw; /* the buffer as read from the file (fd mode) */
+  size_t raw_cap;
   uint64_t last_ts;
-  /* the peeked record */
-  struct etl_record rec;
+  /* the peeked record: framed, not decoded */
+  struct kind_info peek_k;
+  uint32_t peek_size, peek_extra;
+  uint64_t peek_ts;
   int has_rec;
 };
 
 struct etl_reader {
   struct fb_view own_view;
   int owns_view;
-  const struct fb_view *view;
+  const struct fb_view *view; /* NULL when reading fd */
+  int fd;
+  uint64_t size; /* of the file */
+  uint8_t *hdr_buf, *scan_buf;
+  size_t hdr_cap, scan_cap;
   char name[512];
   struct etl_reader_options opts;
   struct etl_logfile lf;
@@ -248,7 +274,7 @@ static void release_range(const struct etl_reader *r, uint64_t from, uint64_t to
   long page = sysconf(_SC_PAGESIZE);
   uintptr_t base, a, b;
 
-  if (r->view->map == NULL || page <= 0 || to <= from)
+  if (r->view == NULL || r->view->map == NULL || page <= 0 || to <= from)
     return;
   base = (uintptr_t)r->view->data;
   a = (base + from + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
@@ -271,6 +297,11 @@ uint64_t etl_time_from_raw(const struct etl_logfile *lf, uint64_t raw) {
   if (freq == 0)
     freq = 10000000;
   d = neg ? lf->header_timestamp - raw : raw - lf->header_timestamp;
+  if (freq == 10000000) { /* QPC at 10 MHz (most traces since Windows 10): no division */
+    if (neg)
+      return d > lf->start_time ? 0 : lf->start_time - d;
+    return lf->start_time + d;
+  }
   q = d / freq;
   rem = d % freq;
   /* rem < freq, so rem * 10^7 only overflows for clocks above 1.8 THz */
@@ -363,13 +394,6 @@ int etl_ext_stack(const struct etl_ext_item *item, struct etl_stack *s) {
   return 1;
 }
 
-struct kind_info {
-  enum etl_kind kind;
-  uint8_t header_size;
-  uint8_t ptr_size; /* 0 = the logfile's */
-  uint8_t size_at;  /* offset of the u16 record size */
-};
-
 static int kind_of(uint8_t type, struct kind_info *k) {
   switch (type) {
   case 1: *k = (struct kind_info){ETL_KIND_SYSTEM32, 32, 4, 4}; return 0;
@@ -389,19 +413,44 @@ static int kind_of(uint8_t type, struct kind_info *k) {
   }
 }
 
-/* Decode the header of the record at s->data[s->pos]. Returns 1 with rec
- * filled, 0 at the end of the buffer's records, -1 on damage (problem noted,
- * rest of the buffer skipped). */
-static int record_parse(struct etl_reader *r, struct stream *s, struct etl_record *rec) {
-  const uint8_t *p = s->data + s->pos;
-  size_t left = s->data_size - s->pos;
+enum { WINDOW = 256 << 10, MAX_RECORD = 1 << 16 };
+
+static const uint8_t *file_bytes(struct etl_reader *r, uint64_t off, size_t n, uint8_t **buf, size_t *cap);
+
+/* Make sure [pos, pos + MAX_RECORD) (or up to the end of the data) is in the
+ * window. Returns -1 on a read error (problem noted). */
+static int window_fill(struct etl_reader *r, struct stream *s) {
+  if (s->win_end >= s->data_size || s->pos + MAX_RECORD <= s->win_end)
+    return 0;
+  size_t n = s->data_size - s->pos < WINDOW ? s->data_size - s->pos : WINDOW;
+  const uint8_t *w = file_bytes(r, s->cur->offset + s->pos, n, &s->raw, &s->raw_cap);
+  if (w == NULL) {
+    problem(r, ETL_PROBLEM_BUFFER_HEADER, s->cur->offset, (uint32_t)s->pos,
+            "buffer at offset 0x%llx: cannot read it at +0x%zx: %s", (unsigned long long)s->cur->offset,
+            s->pos, strerror(errno));
+    return -1;
+  }
+  s->win = w;
+  s->win_base = s->pos;
+  s->win_end = s->pos + n;
+  return 0;
+}
+
+/* Frame the record at offset s->pos: check its marker and size, read its
+ * timestamp (all the merge needs). Returns 1 (s->peek_* set), 0 at the end of
+ * the buffer's records, -1 on damage (problem noted, rest of buffer skipped). */
+static int record_peek(struct etl_reader *r, struct stream *s) {
   struct kind_info k;
   uint32_t marker, size;
   uint32_t roff = (uint32_t)s->pos;
   uint64_t boff = s->cur->offset;
 
-  if (s->pos >= s->data_size || left < 4)
-    return 0;
+  if (s->pos >= s->data_size || s->data_size - s->pos < 4)
+    return 0; /* (also: no window was read for an empty buffer) */
+  if (window_fill(r, s) < 0)
+    return -1;
+  const uint8_t *p = s->win + (s->pos - s->win_base);
+  size_t left = s->data_size - s->pos;
   marker = fb_le32(p);
   if (marker == 0xFFFFFFFFu || marker == 0)
     return 0; /* fill bytes after the last record */
@@ -418,6 +467,8 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
     return -1;
   }
   size = fb_le16(p + k.size_at);
+  if (size > left && size >= k.header_size && s->cur->avail < s->cur->size)
+    return 0; /* cut by the end of the file: already reported as truncated */
   if (size < k.header_size || size > left) {
     problem(
         r, ETL_PROBLEM_RECORD, boff, roff,
@@ -426,17 +477,75 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
         (unsigned long long)boff, roff, etl_kind_name(k.kind), size, k.header_size, left);
     return -1;
   }
+  s->peek_k = k;
+  s->peek_size = size;
+  s->peek_extra = 0;
+  switch (k.kind) {
+  case ETL_KIND_PERFINFO32:
+  case ETL_KIND_PERFINFO64: {
+    uint16_t v = fb_le16(p);
+    uint32_t extra = ((v & 0x8000) ? 8u : 0u) + ((v >> 8) & 7u) * 8u; /* PEBS index, PMC counters */
+    if (extra > size - k.header_size) {
+      problem(
+          r, ETL_PROBLEM_RECORD, boff, roff,
+          "buffer at offset 0x%llx, record at +0x%x: PERFINFO extensions (%u bytes) larger than the record",
+          (unsigned long long)boff, roff, extra);
+      return -1;
+    }
+    s->peek_extra = extra;
+    s->peek_ts = fb_le64(p + 8);
+    break;
+  }
+  case ETL_KIND_WPP: {
+    /* MESSAGE_TRACE_HEADER: optional fields in a fixed order (format doc 4.6). */
+    struct fb_cursor c;
+    uint16_t opt = fb_le16(p + 6);
+    s->peek_ts = s->last_ts;
+    fb_cursor_init(&c, p, size);
+    fb_cursor_skip(&c, 8);
+    if (opt & 0x01)
+      fb_cursor_skip(&c, 4);
+    if (opt & 0x02)
+      fb_cursor_skip(&c, 16);
+    else if (opt & 0x04)
+      fb_cursor_skip(&c, 4);
+    if (opt & 0x08)
+      s->peek_ts = fb_cursor_u64(&c);
+    if (opt & 0x20)
+      fb_cursor_skip(&c, 8);
+    if (c.bad) {
+      problem(r, ETL_PROBLEM_RECORD, boff, roff,
+              "buffer at offset 0x%llx, record at +0x%x: WPP message fields larger than the record",
+              (unsigned long long)boff, roff);
+      return -1;
+    }
+    s->peek_extra = (uint32_t)c.pos - k.header_size;
+    break;
+  }
+  default: s->peek_ts = fb_le64(p + 16); break;
+  }
+  s->last_ts = s->peek_ts;
+  return 1;
+}
+
+/* Decode the peeked record into rec and step past it. */
+static void record_fill(struct etl_reader *r, struct stream *s, struct etl_record *rec) {
+  const uint8_t *p = s->win + (s->pos - s->win_base);
+  const struct kind_info k = s->peek_k;
+  uint32_t size = s->peek_size;
+  uint32_t roff = (uint32_t)s->pos;
+  uint64_t boff = s->cur->offset;
 
   memset(rec, 0, offsetof(struct etl_record, raw));
   rec->kind = k.kind;
-  rec->header_type = (uint8_t)(marker >> 16);
+  rec->header_type = p[2];
   rec->ptr_size = k.ptr_size ? k.ptr_size : (uint8_t)r->lf.pointer_size;
   rec->size = (uint16_t)size;
   rec->header_size = k.header_size;
   rec->cpu = s->cpu;
   rec->raw = p;
-  rec->payload = p + k.header_size;
-  rec->payload_size = size - k.header_size;
+  rec->payload = p + k.header_size + s->peek_extra;
+  rec->payload_size = size - k.header_size - s->peek_extra;
   rec->ext = NULL;
   rec->ext_size = 0;
   rec->ext_count = 0;
@@ -445,6 +554,7 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
   rec->record_offset = roff;
   rec->compressed = s->compressed;
   rec->pid = rec->tid = ETL_ID_NONE;
+  rec->timestamp = s->peek_ts;
 
   switch (k.kind) {
   case ETL_KIND_SYSTEM32:
@@ -456,27 +566,13 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
     rec->group = p[7];
     rec->tid = fb_le32(p + 8);
     rec->pid = fb_le32(p + 12);
-    rec->timestamp = fb_le64(p + 16);
     break;
   case ETL_KIND_PERFINFO32:
-  case ETL_KIND_PERFINFO64: {
-    uint16_t v = fb_le16(p);
-    uint32_t extra = ((v & 0x8000) ? 8u : 0u) + ((v >> 8) & 7u) * 8u; /* PEBS index, PMC counters */
-    rec->version = v & (uint16_t)~0x8700;
+  case ETL_KIND_PERFINFO64:
+    rec->version = fb_le16(p) & (uint16_t)~0x8700;
     rec->opcode = p[6];
     rec->group = p[7];
-    rec->timestamp = fb_le64(p + 8);
-    if (extra > rec->payload_size) {
-      problem(
-          r, ETL_PROBLEM_RECORD, boff, roff,
-          "buffer at offset 0x%llx, record at +0x%x: PERFINFO extensions (%u bytes) larger than the record",
-          (unsigned long long)boff, roff, extra);
-      return -1;
-    }
-    rec->payload += extra;
-    rec->payload_size -= extra;
     break;
-  }
   case ETL_KIND_INSTANCE32:
   case ETL_KIND_INSTANCE64:
     rec->instance_id = fb_le32(p + 48);
@@ -490,7 +586,6 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
     rec->version = fb_le16(p + 6);
     rec->tid = fb_le32(p + 8);
     rec->pid = fb_le32(p + 12);
-    rec->timestamp = fb_le64(p + 16);
     etl_guid_read(p + 24, &rec->guid);
     rec->has_guid = 1;
     break;
@@ -500,7 +595,6 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
     rec->event_property = fb_le16(p + 6);
     rec->tid = fb_le32(p + 8);
     rec->pid = fb_le32(p + 12);
-    rec->timestamp = fb_le64(p + 16);
     etl_guid_read(p + 24, &rec->guid);
     rec->has_guid = 1;
     rec->id = fb_le16(p + 40);
@@ -528,38 +622,19 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
     }
     break;
   case ETL_KIND_WPP: {
-    /* MESSAGE_TRACE_HEADER: optional fields in a fixed order (format doc 4.6). */
-    struct fb_cursor c;
     uint16_t opt = fb_le16(p + 6);
+    size_t at = 8 + ((opt & 0x01) ? 4 : 0);
     rec->message_number = fb_le16(p + 4);
-    rec->timestamp = s->last_ts;
-    fb_cursor_init(&c, p, size);
-    fb_cursor_skip(&c, 8);
-    if (opt & 0x01)
-      fb_cursor_skip(&c, 4);
     if (opt & 0x02) {
-      const uint8_t *g = fb_cursor_take(&c, 16);
-      if (g) {
-        etl_guid_read(g, &rec->guid);
-        rec->has_guid = 1;
-      }
-    } else if (opt & 0x04) {
-      fb_cursor_skip(&c, 4);
+      etl_guid_read(p + at, &rec->guid);
+      rec->has_guid = 1;
     }
-    if (opt & 0x08)
-      rec->timestamp = fb_cursor_u64(&c);
+    at += (opt & 0x02) ? 16 : (opt & 0x04) ? 4 : 0;
+    at += (opt & 0x08) ? 8 : 0;
     if (opt & 0x20) {
-      rec->tid = fb_cursor_u32(&c);
-      rec->pid = fb_cursor_u32(&c);
+      rec->tid = fb_le32(p + at);
+      rec->pid = fb_le32(p + at + 4);
     }
-    if (c.bad) {
-      problem(r, ETL_PROBLEM_RECORD, boff, roff,
-              "buffer at offset 0x%llx, record at +0x%x: WPP message fields larger than the record",
-              (unsigned long long)boff, roff);
-      return -1;
-    }
-    rec->payload = p + c.pos;
-    rec->payload_size = size - (uint32_t)c.pos;
     break;
   }
   default: break;
@@ -567,18 +642,48 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
   if (etl_kind_is_kernel(k.kind))
     rec->hook_id = (uint16_t)(rec->group << 8 | rec->opcode);
   rec->time = etl_time_from_raw(&r->lf, rec->timestamp);
-  s->last_ts = rec->timestamp;
   s->pos += align8(size);
-  return 1;
 }
 
 /* --- buffers ------------------------------------------------------------- */
 
-/* Make s->data point at buffer b's records. Returns 0, or -1 if the buffer
+/* Bytes [off, off + n) of the file (the caller checked they exist): in place
+ * for a view, else read into *buf (grown as needed). NULL on a read error or
+ * out of memory. */
+static const uint8_t *file_bytes(struct etl_reader *r, uint64_t off, size_t n, uint8_t **buf, size_t *cap) {
+  size_t done = 0;
+
+  if (r->view != NULL)
+    return r->view->data + off;
+  if (*cap < n) {
+    uint8_t *nb = realloc(*buf, n);
+    if (nb == NULL)
+      return NULL;
+    *buf = nb;
+    *cap = n;
+  }
+  while (done < n) {
+    ssize_t got = pread(r->fd, *buf + done, n - done, (off_t)(off + done));
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0)
+      return NULL;
+    done += (size_t)got;
+  }
+  return *buf;
+}
+
+/* Make buffer b's records readable from s. Returns 0, or -1 if the buffer
  * cannot be read (problem noted) and FB_ENOMEM. */
 static int buffer_load(struct etl_reader *r, struct stream *s, const struct buf_info *b) {
-  const uint8_t *base = r->view->data + b->offset;
+  int whole = r->view != NULL || (b->flags & BUFFER_FLAG_COMPRESSED);
+  const uint8_t *base = file_bytes(r, b->offset, whole ? b->avail : BUFFER_HEADER_SIZE, &s->raw, &s->raw_cap);
 
+  if (base == NULL) {
+    problem(r, ETL_PROBLEM_BUFFER_HEADER, b->offset, UINT32_MAX,
+            "buffer at offset 0x%llx: cannot read it: %s", (unsigned long long)b->offset, strerror(errno));
+    return -1;
+  }
   s->cur = b;
   s->pos = BUFFER_HEADER_SIZE;
   s->compressed = (b->flags & BUFFER_FLAG_COMPRESSED) != 0;
@@ -599,15 +704,26 @@ static int buffer_load(struct etl_reader *r, struct stream *s, const struct buf_
       end = b->size; /* no usable end: walk to the 0xFF fill */
     if (end > b->avail)
       end = b->avail;
-    s->data = base;
     s->data_size = end;
+    if (whole) {
+      s->win = base;
+      s->win_base = 0;
+      s->win_end = end;
+    } else {
+      s->win_base = s->win_end = BUFFER_HEADER_SIZE; /* window_fill reads on the first record */
+    }
     return 0;
   }
 
   uint32_t out_size = b->saved_offset;
   size_t produced = 0;
   struct fb_error xerr;
-  if (out_size <= BUFFER_HEADER_SIZE || out_size - BUFFER_HEADER_SIZE > MAX_BUFFER_DATA) {
+  /* A compressed buffer holds at most one logger buffer (the logfile's
+   * BufferSize): a larger claim is damage, and must not cost memory. */
+  uint32_t limit = r->lf.buffer_size >= BUFFER_HEADER_SIZE && r->lf.buffer_size <= MAX_BUFFER_DATA
+                       ? r->lf.buffer_size
+                       : MAX_BUFFER_DATA;
+  if (out_size <= BUFFER_HEADER_SIZE || out_size > limit) {
     problem(r, ETL_PROBLEM_DECOMPRESS, b->offset, UINT32_MAX,
             "compressed buffer at offset 0x%llx: implausible decompressed size %u: skipped",
             (unsigned long long)b->offset, out_size);
@@ -643,8 +759,9 @@ static int buffer_load(struct etl_reader *r, struct stream *s, const struct buf_
       return -1;
     }
   }
-  s->data = s->scratch;
-  s->data_size = BUFFER_HEADER_SIZE + produced;
+  s->win = s->scratch;
+  s->win_base = 0;
+  s->data_size = s->win_end = BUFFER_HEADER_SIZE + produced;
   return 0;
 }
 
@@ -652,7 +769,7 @@ static int buffer_load(struct etl_reader *r, struct stream *s, const struct buf_
 static int stream_advance(struct etl_reader *r, struct stream *s) {
   for (;;) {
     if (s->cur != NULL) {
-      int rc = record_parse(r, s, &s->rec);
+      int rc = record_peek(r, s);
       if (rc == 1) {
         s->has_rec = 1;
         return 0;
@@ -677,11 +794,11 @@ static int stream_advance(struct etl_reader *r, struct stream *s) {
 /* --- heap of streams by next timestamp ------------------------------------ */
 
 static int stream_before(const struct stream *a, const struct stream *b) {
-  if (a->rec.timestamp != b->rec.timestamp)
-    return a->rec.timestamp < b->rec.timestamp;
+  if (a->peek_ts != b->peek_ts)
+    return a->peek_ts < b->peek_ts;
   if (a->cur->index != b->cur->index)
     return a->cur->index < b->cur->index;
-  return a->rec.record_offset < b->rec.record_offset;
+  return a->pos < b->pos;
 }
 
 static void heap_push(struct etl_reader *r, struct stream *s) {
@@ -696,24 +813,25 @@ static void heap_push(struct etl_reader *r, struct stream *s) {
   r->heap[i] = s;
 }
 
-static struct stream *heap_pop(struct etl_reader *r) {
-  struct stream *top = r->heap[0], *last = r->heap[--r->heap_len];
+/* Restore the heap order after the root's key grew (or remove the root). */
+static void heap_sift_root(struct etl_reader *r, int remove) {
+  struct stream *moving = remove ? r->heap[--r->heap_len] : r->heap[0];
   size_t i = 0, n = r->heap_len;
 
+  if (n == 0)
+    return;
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= n)
       break;
     if (c + 1 < n && stream_before(r->heap[c + 1], r->heap[c]))
       c++;
-    if (!stream_before(r->heap[c], last))
+    if (!stream_before(r->heap[c], moving))
       break;
     r->heap[i] = r->heap[c];
     i = c;
   }
-  if (n > 0)
-    r->heap[i] = last;
-  return top;
+  r->heap[i] = moving;
 }
 
 int etl_reader_next(struct etl_reader *r, struct etl_record *rec, struct fb_error *err) {
@@ -727,17 +845,17 @@ int etl_reader_next(struct etl_reader *r, struct etl_record *rec, struct fb_erro
         heap_push(r, &r->streams[i]);
     }
   } else if (r->last != NULL) {
+    /* the stream that delivered the previous record is still the root */
     int rc = stream_advance(r, r->last);
     if (rc < 0)
       return fb_error_set(err, rc, FB_OFFSET_NONE, "out of memory");
-    if (r->last->has_rec)
-      heap_push(r, r->last);
+    heap_sift_root(r, !r->last->has_rec);
     r->last = NULL;
   }
   if (r->heap_len == 0)
     return 0;
-  struct stream *s = heap_pop(r);
-  *rec = s->rec;
+  struct stream *s = r->heap[0];
+  record_fill(r, s, rec);
   r->last = s;
   return 1;
 }
@@ -795,11 +913,49 @@ static int logfile_parse(struct etl_reader *r, const uint8_t *rec, size_t rec_si
   return 0;
 }
 
-static int plausible_header(const uint8_t *h, uint64_t left) {
-  uint32_t size = fb_le32(h);
+/* Could h (with left bytes from it to the end of the file) start a buffer of
+ * this file? Used only to find the next buffer after a damaged header. */
+static int plausible_header(const struct etl_reader *r, const uint8_t *h, uint64_t left) {
+  uint32_t size = fb_le32(h), saved = fb_le32(h + 4);
   uint16_t flags = fb_le16(h + 0x34), type = fb_le16(h + 0x36);
-  return size >= BUFFER_HEADER_SIZE && size <= left && size <= MAX_BUFFER_DATA && type <= 7 &&
-         (flags & ~0x7Fu) == 0 && fb_le32(h + 0x0C) == 0;
+  uint32_t nominal = r->lf.buffer_size;
+
+  if (size < BUFFER_HEADER_SIZE || size > left || size > MAX_BUFFER_DATA || type > 7 ||
+      (flags & ~0x7Fu) != 0 || fb_le32(h + 0x0C) != 0)
+    return 0;
+  if (flags & BUFFER_FLAG_COMPRESSED)
+    return saved > BUFFER_HEADER_SIZE && (nominal < BUFFER_HEADER_SIZE || saved <= nominal);
+  return nominal < BUFFER_HEADER_SIZE || size <= nominal;
+}
+
+/* A plausible header at h (file offset o) whose successor is plausible too
+ * (or the file end). */
+static int plausible_chain(struct etl_reader *r, const uint8_t *h, uint64_t o) {
+  if (!plausible_header(r, h, r->size - o))
+    return 0;
+  uint64_t next = o + fb_le32(h);
+  if (next == r->size)
+    return 1;
+  if (next + BUFFER_HEADER_SIZE > r->size)
+    return 0;
+  const uint8_t *n = file_bytes(r, next, BUFFER_HEADER_SIZE, &r->hdr_buf, &r->hdr_cap);
+  return n != NULL && plausible_header(r, n, r->size - next);
+}
+
+/* The first offset after off where a buffer plausibly starts, or 0. Read in
+ * chunks so that a file (not only a view) can be scanned. */
+static uint64_t resync(struct etl_reader *r, uint64_t off) {
+  enum { CHUNK = 1 << 20 };
+  for (uint64_t o = off + 8; o + BUFFER_HEADER_SIZE <= r->size; o += CHUNK) {
+    size_t n = r->size - o < CHUNK + BUFFER_HEADER_SIZE ? (size_t)(r->size - o) : CHUNK + BUFFER_HEADER_SIZE;
+    const uint8_t *c = file_bytes(r, o, n, &r->scan_buf, &r->scan_cap);
+    if (c == NULL)
+      return 0;
+    for (size_t i = 0; i + BUFFER_HEADER_SIZE <= n && i < CHUNK; i++)
+      if (plausible_chain(r, c + i, o + i))
+        return o + i;
+  }
+  return 0;
 }
 
 static int add_buffer(struct etl_reader *r, size_t *cap, const struct buf_info *b) {
@@ -817,19 +973,24 @@ static int add_buffer(struct etl_reader *r, size_t *cap, const struct buf_info *
 
 /* Walk the buffer headers from offset 0 to the end of the file. */
 static int index_buffers(struct etl_reader *r) {
-  const uint8_t *data = r->view->data;
-  uint64_t size = r->view->size, off = 0;
+  uint64_t size = r->size, off = 0;
   size_t cap = 0;
 
   while (off < size) {
     uint64_t left = size - off;
-    const uint8_t *h = data + off;
+    const uint8_t *h;
     struct buf_info b;
 
     if (left < BUFFER_HEADER_SIZE) {
       problem(r, ETL_PROBLEM_TRUNCATED, off, UINT32_MAX,
               "%llu bytes at offset 0x%llx are too short for a buffer header: ignored",
               (unsigned long long)left, (unsigned long long)off);
+      break;
+    }
+    h = file_bytes(r, off, BUFFER_HEADER_SIZE, &r->hdr_buf, &r->hdr_cap);
+    if (h == NULL) {
+      problem(r, ETL_PROBLEM_BUFFER_HEADER, off, UINT32_MAX,
+              "cannot read the buffer header at offset 0x%llx: %s", (unsigned long long)off, strerror(errno));
       break;
     }
     memset(&b, 0, sizeof(b));
@@ -841,7 +1002,8 @@ static int index_buffers(struct etl_reader *r) {
     b.flags = fb_le16(h + 0x34);
     b.index = (uint32_t)r->nbufs;
     b.cpu = (b.flags & BUFFER_FLAG_PROC_INDEX) ? (fb_le16(h + 0x28) & 0x07FF) : h[0x28];
-    if (b.size < BUFFER_HEADER_SIZE || b.size > MAX_BUFFER_DATA || fb_le16(h + 0x36) > 7) {
+    uint16_t btype = fb_le16(h + 0x36);
+    if (b.size < BUFFER_HEADER_SIZE || b.size > MAX_BUFFER_DATA || btype > 7) {
       /* Find where the next buffer starts: at the nominal size for
        * uncompressed files, else by looking for a plausible header. */
       uint64_t next = 0;
@@ -850,15 +1012,11 @@ static int index_buffers(struct etl_reader *r) {
           nominal <= MAX_BUFFER_DATA && off % nominal == 0) {
         next = off + nominal;
       } else {
-        for (uint64_t o = off + 8; o + BUFFER_HEADER_SIZE <= size; o++)
-          if (plausible_header(data + o, size - o)) {
-            next = o;
-            break;
-          }
+        next = resync(r, off);
       }
       problem(r, ETL_PROBLEM_BUFFER_HEADER, off, UINT32_MAX,
               "buffer at offset 0x%llx: bad header (BufferSize %u, type %u): skipped%s",
-              (unsigned long long)off, b.size, fb_le16(h + 0x36), next ? "" : "; no further buffer found");
+              (unsigned long long)off, b.size, btype, next ? "" : "; no further buffer found");
       if (next == 0 || next > size)
         break;
       off = next;
@@ -939,56 +1097,43 @@ static int build_streams(struct etl_reader *r) {
   return r->heap ? 0 : FB_ENOMEM;
 }
 
-int etl_reader_open(struct etl_reader **out, const struct fb_view *view, const char *name,
-                    const struct etl_reader_options *opts, struct fb_error *err) {
-  struct etl_reader *r;
-  const uint8_t *d = view->data;
+/* Read buffer 0 and the logfile header, index the buffers, build the streams. */
+static int reader_start(struct etl_reader *r, struct fb_error *err) {
+  const uint8_t *d;
   int rc;
 
-  *out = NULL;
-  r = calloc(1, sizeof(*r));
-  if (r == NULL)
-    return fb_error_set(err, FB_ENOMEM, FB_OFFSET_NONE, "out of memory");
-  r->view = view;
-  snprintf(r->name, sizeof(r->name), "%s", name ? name : "");
-  if (opts)
-    r->opts = *opts;
-  if (r->opts.max_problems_kept == 0)
-    r->opts.max_problems_kept = DEFAULT_PROBLEMS_KEPT;
-
   /* Buffer 0 and its first record: the logfile header (format doc 3). */
-  if (view->size < BUFFER_HEADER_SIZE + 32) {
-    rc = fb_error_set(err, FB_EFORMAT, 0, "%zu bytes: too short for an ETL file", view->size);
-    goto fail;
-  }
+  if (r->size < BUFFER_HEADER_SIZE + 32)
+    return fb_error_set(err, FB_EFORMAT, 0, "%llu bytes: too short for an ETL file",
+                        (unsigned long long)r->size);
+  d = file_bytes(r, 0, BUFFER_HEADER_SIZE + 32, &r->scan_buf, &r->scan_cap);
+  if (d == NULL)
+    return fb_error_set(err, FB_EIO, 0, "cannot read the first buffer: %s", strerror(errno));
   uint32_t bsize0 = fb_le32(d), end0 = fb_le32(d + 0x30);
-  if (bsize0 < BUFFER_HEADER_SIZE + 32 || bsize0 > view->size) {
-    rc = fb_error_set(err, FB_EFORMAT, 0, "not an ETL file: first buffer size %u (file %zu bytes)", bsize0,
-                      view->size);
-    goto fail;
-  }
+  if (bsize0 < BUFFER_HEADER_SIZE + 32 || bsize0 > r->size || bsize0 > MAX_BUFFER_DATA)
+    return fb_error_set(err, FB_EFORMAT, 0, "not an ETL file: first buffer size %u (file %llu bytes)", bsize0,
+                        (unsigned long long)r->size);
+  d = file_bytes(r, 0, bsize0, &r->scan_buf, &r->scan_cap);
+  if (d == NULL)
+    return fb_error_set(err, FB_EIO, 0, "cannot read the first buffer: %s", strerror(errno));
   uint32_t marker = fb_le32(d + BUFFER_HEADER_SIZE);
   unsigned ps = marker == 0xC0020002u ? 8 : marker == 0xC0010002u ? 4 : 0;
   uint16_t hsize = fb_le16(d + BUFFER_HEADER_SIZE + 4);
-  if (ps == 0 || d[BUFFER_HEADER_SIZE + 7] != 0 || d[BUFFER_HEADER_SIZE + 6] != 0) {
-    rc = fb_error_set(err, FB_EFORMAT, BUFFER_HEADER_SIZE,
-                      "not an ETL file: first record is not a logfile header (marker 0x%08x)", marker);
-    goto fail;
-  }
+  if (ps == 0 || d[BUFFER_HEADER_SIZE + 7] != 0 || d[BUFFER_HEADER_SIZE + 6] != 0)
+    return fb_error_set(err, FB_EFORMAT, BUFFER_HEADER_SIZE,
+                        "not an ETL file: first record is not a logfile header (marker 0x%08x)", marker);
   if (end0 < BUFFER_HEADER_SIZE || end0 > bsize0)
     end0 = bsize0;
-  if (hsize > end0 - BUFFER_HEADER_SIZE) {
-    rc = fb_error_set(err, FB_EFORMAT, BUFFER_HEADER_SIZE,
-                      "logfile header record size %u past the buffer end", hsize);
-    goto fail;
-  }
+  if (hsize > end0 - BUFFER_HEADER_SIZE)
+    return fb_error_set(err, FB_EFORMAT, BUFFER_HEADER_SIZE,
+                        "logfile header record size %u past the buffer end", hsize);
   rc = logfile_parse(r, d + BUFFER_HEADER_SIZE, hsize, ps, err);
   if (rc < 0) {
     err->offset += BUFFER_HEADER_SIZE;
-    goto fail;
+    return rc;
   }
   r->lf.header_timestamp = fb_le64(d + BUFFER_HEADER_SIZE + 16);
-  r->lf.file_size = view->size;
+  r->lf.file_size = r->size;
   uint16_t state0 = fb_le16(d + 0x2C);
   if (r->lf.log_file_mode & ETL_LOGFILE_MODE_COMPRESSED)
     r->lf.compression = state0;
@@ -997,36 +1142,92 @@ int etl_reader_open(struct etl_reader **out, const struct fb_view *view, const c
   rc = index_buffers(r);
   if (rc == 0)
     rc = build_streams(r);
+  if (rc < 0)
+    return fb_error_set(err, FB_ENOMEM, FB_OFFSET_NONE, "out of memory");
+  return 0;
+}
+
+static struct etl_reader *reader_new(const char *name, const struct etl_reader_options *opts) {
+  struct etl_reader *r = calloc(1, sizeof(*r));
+  if (r == NULL)
+    return NULL;
+  r->fd = -1;
+  snprintf(r->name, sizeof(r->name), "%s", name ? name : "");
+  if (opts)
+    r->opts = *opts;
+  if (r->opts.max_problems_kept == 0)
+    r->opts.max_problems_kept = DEFAULT_PROBLEMS_KEPT;
+  return r;
+}
+
+int etl_reader_open(struct etl_reader **out, const struct fb_view *view, const char *name,
+                    const struct etl_reader_options *opts, struct fb_error *err) {
+  struct etl_reader *r;
+  int rc;
+
+  *out = NULL;
+  r = reader_new(name, opts);
+  if (r == NULL)
+    return fb_error_set(err, FB_ENOMEM, FB_OFFSET_NONE, "out of memory");
+  r->view = view;
+  r->size = view->size;
+  rc = reader_start(r, err);
   if (rc < 0) {
-    rc = fb_error_set(err, FB_ENOMEM, FB_OFFSET_NONE, "out of memory");
-    goto fail;
+    if (err && name && err->file[0] == '\0')
+      snprintf(err->file, sizeof(err->file), "%s", name);
+    etl_reader_close(r);
+    return rc;
   }
   *out = r;
   return 0;
-fail:
-  if (err && name && err->file[0] == '\0')
-    snprintf(err->file, sizeof(err->file), "%s", name);
-  etl_reader_close(r);
-  return rc;
 }
 
 int etl_reader_open_file(struct etl_reader **out, const char *path, const struct etl_reader_options *opts,
                          struct fb_error *err) {
-  struct fb_view view;
-  int rc;
+  struct etl_reader *r;
+  struct stat st;
+  uint8_t magic[2] = {0, 0};
+  int fd, rc;
 
   *out = NULL;
-  rc = fb_view_open(&view, path, err);
-  if (rc < 0)
-    return rc;
-  rc = etl_reader_open(out, &view, path, opts, err);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fb_error_set(err, FB_EIO, FB_OFFSET_NONE, "cannot open: %s", strerror(errno));
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return fb_error_set(err, FB_EIO, FB_OFFSET_NONE, "not a regular file");
+  }
+  if (pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    /* .etl.gz: let the view inflate it, then read the view */
+    struct fb_view view;
+    close(fd);
+    rc = fb_view_open(&view, path, err);
+    if (rc < 0)
+      return rc;
+    rc = etl_reader_open(out, &view, path, opts, err);
+    if (rc < 0) {
+      fb_view_close(&view);
+      return rc;
+    }
+    (*out)->own_view = view;
+    (*out)->view = &(*out)->own_view;
+    (*out)->owns_view = 1;
+    return 0;
+  }
+  r = reader_new(path, opts);
+  if (r == NULL) {
+    close(fd);
+    return fb_error_set(err, FB_ENOMEM, FB_OFFSET_NONE, "out of memory");
+  }
+  r->fd = fd;
+  r->size = (uint64_t)st.st_size;
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  rc = reader_start(r, err);
   if (rc < 0) {
-    fb_view_close(&view);
+    etl_reader_close(r);
     return rc;
   }
-  (*out)->own_view = view;
-  (*out)->view = &(*out)->own_view;
-  (*out)->owns_view = 1;
+  *out = r;
   return 0;
 }
 
@@ -1036,7 +1237,12 @@ void etl_reader_close(struct etl_reader *r) {
   for (size_t i = 0; i < r->nstreams; i++) {
     free(r->streams[i].bufs);
     free(r->streams[i].scratch);
+    free(r->streams[i].raw);
   }
+  free(r->hdr_buf);
+  free(r->scan_buf);
+  if (r->fd >= 0)
+    close(r->fd);
   free(r->streams);
   free(r->heap);
   free(r->bufs);
