@@ -310,14 +310,15 @@ struct etl_decoder {
   struct intern names;
   struct modmap mods;
   struct u64map tid_pid;
-  struct u64map pid_name;  /* pid -> interned name */
-  struct u64map fo_path;   /* file object -> malloc'd device path */
-  struct u64map key_path;  /* file key -> malloc'd device path */
-  struct u64map irp_held;  /* irp -> slot */
-  struct u64map tsid_held; /* mix(ts, tid) -> slot, for StackWalk matching */
-  struct u64map key_wait;  /* stack key -> waiter index+1 */
-  struct u64map cb_start;  /* (callback data, routine, pre/post) -> init timestamp */
-  struct volume *vols;     /* MAX_VOLUMES, allocated at the first mapping */
+  struct u64map pid_name;     /* pid -> interned name */
+  struct u64map fo_path;      /* file object -> malloc'd device path */
+  struct u64map key_path;     /* file key -> malloc'd device path */
+  struct u64map irp_held;     /* irp -> slot */
+  struct u64map tsid_held;    /* mix(ts, tid) -> slot, for StackWalk matching */
+  struct u64map key_wait;     /* stack key -> waiter index+1 */
+  struct u64map cb_start;     /* (callback data, routine, pre/post) -> init timestamp */
+  struct u64map filters_seen; /* interned module name -> 1 */
+  struct volume *vols;        /* MAX_VOLUMES, allocated at the first mapping */
   unsigned nvols;
   /* pass-1 knowledge */
   uint64_t opend_seen;
@@ -434,6 +435,7 @@ void etl_decoder_free(struct etl_decoder *d) {
   map_free(&d->tsid_held);
   map_free(&d->key_wait);
   map_free(&d->cb_start);
+  map_free(&d->filters_seen);
   map_free(&d->recent);
   free(d);
 }
@@ -809,6 +811,35 @@ static int emit_file(struct etl_decoder *d, struct held *h) {
   return 0;
 }
 
+/* A driver whose routine FltMgr timed is a loaded minifilter: say so once
+ * per module, as a filter inventory entry from a loaded image. */
+static int emit_filter_seen(struct etl_decoder *d, const struct module *m, uint64_t time,
+                            const struct ev_origin *origin) {
+  struct ev_filter_info fi;
+  char name[256];
+  size_t n;
+
+  if (map_get(&d->filters_seen, (uint64_t)(uintptr_t)m->name))
+    return 0;
+  map_put(&d->filters_seen, (uint64_t)(uintptr_t)m->name, 1, NULL);
+  snprintf(name, sizeof(name), "%s", m->name);
+  n = strlen(name);
+  if (n > 4 && strcasecmp(name + n - 4, ".sys") == 0)
+    name[n - 4] = '\0'; /* fltmc prints "TmPreFlt" */
+  memset(&fi, 0, sizeof(fi));
+  fi.origin = *origin;
+  fi.source = EV_FSRC_IMAGE;
+  fi.time = time;
+  fi.name = name;
+  fi.instances = -1;
+  fi.frame = -1;
+  fi.loaded = 1;
+  d->st.filters_seen++;
+  if (d->sink.filter_info)
+    return sink_result(d, d->sink.filter_info(d->sink.ctx, &fi));
+  return 0;
+}
+
 static int emit_callback(struct etl_decoder *d, struct held *h) {
   struct ev_filter_callback cb;
   const struct etl_flt_event *x = &h->cb;
@@ -841,6 +872,8 @@ static int emit_callback(struct etl_decoder *d, struct held *h) {
   if (m)
     d->st.minifilter_resolved++;
   d->st.filter_callbacks++;
+  if (m && emit_filter_seen(d, m, cb.time, &cb.origin))
+    return FB_ESTOP;
   if (d->sink.filter_callback)
     return sink_result(d, d->sink.filter_callback(d->sink.ctx, &cb));
   return 0;
