@@ -27,7 +27,8 @@
 
 /* Header kinds, from the TRACE_HEADER_TYPE_* byte of the record marker. */
 enum etl_kind {
-  ETL_KIND_OTHER = 0, /* marker flag set but a type we do not know: counted, size unknown */
+  /* not returned: a marker of unknown type has no known size; it ends its buffer (a problem) */
+  ETL_KIND_OTHER = 0,
   ETL_KIND_SYSTEM32,
   ETL_KIND_SYSTEM64,
   ETL_KIND_COMPACT32,
@@ -41,7 +42,7 @@ enum etl_kind {
   ETL_KIND_EVENT32, /* EVENT_HEADER (manifest / TraceLogging) */
   ETL_KIND_EVENT64,
   ETL_KIND_WPP,   /* MESSAGE_TRACE_HEADER */
-  ETL_KIND_ERROR, /* TIMED/ERROR/WNODE types: documented as unused */
+  ETL_KIND_ERROR, /* TIMED/ERROR/WNODE types: documented as unused; not returned (as OTHER) */
   ETL_KIND_COUNT
 };
 

@@ -56,14 +56,26 @@ struct buf_info {
   uint32_t saved_offset, data_offset;
 };
 
+struct kind_info {
+  enum etl_kind kind;
+  uint8_t header_size;
+  uint8_t ptr_size; /* 0 = the logfile's */
+  uint8_t size_at;  /* offset of the u16 record size */
+};
+
 struct stream {
   uint32_t cpu;
   uint32_t *bufs; /* indices into r->bufs, in read order */
   size_t nbufs, cap, next_buf;
   /* the buffer being read */
   const struct buf_info *cur;
-  const uint8_t *data; /* buffer start (header included) */
-  size_t data_size;    /* end of records */
+  /* Positions are offsets in the buffer (header included). The bytes
+   * [win_base, win_end) are at win: the whole buffer, except for
+   * uncompressed buffers of a file read by fd, which are read in windows so
+   * that what is parsed is still in the cache. */
+  const uint8_t *win;
+  size_t win_base, win_end;
+  size_t data_size; /* end of records */
   size_t pos;
   int compressed;
   uint8_t *scratch; /* decompressed buffer: 72 zero bytes + payload */
@@ -71,8 +83,10 @@ struct stream {
   uint8_t *raw; /* the buffer as read from the file (fd mode) */
   size_t raw_cap;
   uint64_t last_ts;
-  /* the peeked record */
-  struct etl_record rec;
+  /* the peeked record: framed, not decoded */
+  struct kind_info peek_k;
+  uint32_t peek_size, peek_extra;
+  uint64_t peek_ts;
   int has_rec;
 };
 
@@ -283,6 +297,11 @@ uint64_t etl_time_from_raw(const struct etl_logfile *lf, uint64_t raw) {
   if (freq == 0)
     freq = 10000000;
   d = neg ? lf->header_timestamp - raw : raw - lf->header_timestamp;
+  if (freq == 10000000) { /* QPC at 10 MHz (most traces since Windows 10): no division */
+    if (neg)
+      return d > lf->start_time ? 0 : lf->start_time - d;
+    return lf->start_time + d;
+  }
   q = d / freq;
   rem = d % freq;
   /* rem < freq, so rem * 10^7 only overflows for clocks above 1.8 THz */
@@ -375,13 +394,6 @@ int etl_ext_stack(const struct etl_ext_item *item, struct etl_stack *s) {
   return 1;
 }
 
-struct kind_info {
-  enum etl_kind kind;
-  uint8_t header_size;
-  uint8_t ptr_size; /* 0 = the logfile's */
-  uint8_t size_at;  /* offset of the u16 record size */
-};
-
 static int kind_of(uint8_t type, struct kind_info *k) {
   switch (type) {
   case 1: *k = (struct kind_info){ETL_KIND_SYSTEM32, 32, 4, 4}; return 0;
@@ -401,19 +413,44 @@ static int kind_of(uint8_t type, struct kind_info *k) {
   }
 }
 
-/* Decode the header of the record at s->data[s->pos]. Returns 1 with rec
- * filled, 0 at the end of the buffer's records, -1 on damage (problem noted,
- * rest of the buffer skipped). */
-static int record_parse(struct etl_reader *r, struct stream *s, struct etl_record *rec) {
-  const uint8_t *p = s->data + s->pos;
-  size_t left = s->data_size - s->pos;
+enum { WINDOW = 256 << 10, MAX_RECORD = 1 << 16 };
+
+static const uint8_t *file_bytes(struct etl_reader *r, uint64_t off, size_t n, uint8_t **buf, size_t *cap);
+
+/* Make sure [pos, pos + MAX_RECORD) (or up to the end of the data) is in the
+ * window. Returns -1 on a read error (problem noted). */
+static int window_fill(struct etl_reader *r, struct stream *s) {
+  if (s->win_end >= s->data_size || s->pos + MAX_RECORD <= s->win_end)
+    return 0;
+  size_t n = s->data_size - s->pos < WINDOW ? s->data_size - s->pos : WINDOW;
+  const uint8_t *w = file_bytes(r, s->cur->offset + s->pos, n, &s->raw, &s->raw_cap);
+  if (w == NULL) {
+    problem(r, ETL_PROBLEM_BUFFER_HEADER, s->cur->offset, (uint32_t)s->pos,
+            "buffer at offset 0x%llx: cannot read it at +0x%zx: %s", (unsigned long long)s->cur->offset,
+            s->pos, strerror(errno));
+    return -1;
+  }
+  s->win = w;
+  s->win_base = s->pos;
+  s->win_end = s->pos + n;
+  return 0;
+}
+
+/* Frame the record at offset s->pos: check its marker and size, read its
+ * timestamp (all the merge needs). Returns 1 (s->peek_* set), 0 at the end of
+ * the buffer's records, -1 on damage (problem noted, rest of buffer skipped). */
+static int record_peek(struct etl_reader *r, struct stream *s) {
   struct kind_info k;
   uint32_t marker, size;
   uint32_t roff = (uint32_t)s->pos;
   uint64_t boff = s->cur->offset;
 
-  if (s->pos >= s->data_size || left < 4)
-    return 0;
+  if (s->pos >= s->data_size || s->data_size - s->pos < 4)
+    return 0; /* (also: no window was read for an empty buffer) */
+  if (window_fill(r, s) < 0)
+    return -1;
+  const uint8_t *p = s->win + (s->pos - s->win_base);
+  size_t left = s->data_size - s->pos;
   marker = fb_le32(p);
   if (marker == 0xFFFFFFFFu || marker == 0)
     return 0; /* fill bytes after the last record */
@@ -430,6 +467,8 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
     return -1;
   }
   size = fb_le16(p + k.size_at);
+  if (size > left && size >= k.header_size && s->cur->avail < s->cur->size)
+    return 0; /* cut by the end of the file: already reported as truncated */
   if (size < k.header_size || size > left) {
     problem(
         r, ETL_PROBLEM_RECORD, boff, roff,
@@ -438,17 +477,75 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
         (unsigned long long)boff, roff, etl_kind_name(k.kind), size, k.header_size, left);
     return -1;
   }
+  s->peek_k = k;
+  s->peek_size = size;
+  s->peek_extra = 0;
+  switch (k.kind) {
+  case ETL_KIND_PERFINFO32:
+  case ETL_KIND_PERFINFO64: {
+    uint16_t v = fb_le16(p);
+    uint32_t extra = ((v & 0x8000) ? 8u : 0u) + ((v >> 8) & 7u) * 8u; /* PEBS index, PMC counters */
+    if (extra > size - k.header_size) {
+      problem(
+          r, ETL_PROBLEM_RECORD, boff, roff,
+          "buffer at offset 0x%llx, record at +0x%x: PERFINFO extensions (%u bytes) larger than the record",
+          (unsigned long long)boff, roff, extra);
+      return -1;
+    }
+    s->peek_extra = extra;
+    s->peek_ts = fb_le64(p + 8);
+    break;
+  }
+  case ETL_KIND_WPP: {
+    /* MESSAGE_TRACE_HEADER: optional fields in a fixed order (format doc 4.6). */
+    struct fb_cursor c;
+    uint16_t opt = fb_le16(p + 6);
+    s->peek_ts = s->last_ts;
+    fb_cursor_init(&c, p, size);
+    fb_cursor_skip(&c, 8);
+    if (opt & 0x01)
+      fb_cursor_skip(&c, 4);
+    if (opt & 0x02)
+      fb_cursor_skip(&c, 16);
+    else if (opt & 0x04)
+      fb_cursor_skip(&c, 4);
+    if (opt & 0x08)
+      s->peek_ts = fb_cursor_u64(&c);
+    if (opt & 0x20)
+      fb_cursor_skip(&c, 8);
+    if (c.bad) {
+      problem(r, ETL_PROBLEM_RECORD, boff, roff,
+              "buffer at offset 0x%llx, record at +0x%x: WPP message fields larger than the record",
+              (unsigned long long)boff, roff);
+      return -1;
+    }
+    s->peek_extra = (uint32_t)c.pos - k.header_size;
+    break;
+  }
+  default: s->peek_ts = fb_le64(p + 16); break;
+  }
+  s->last_ts = s->peek_ts;
+  return 1;
+}
+
+/* Decode the peeked record into rec and step past it. */
+static void record_fill(struct etl_reader *r, struct stream *s, struct etl_record *rec) {
+  const uint8_t *p = s->win + (s->pos - s->win_base);
+  const struct kind_info k = s->peek_k;
+  uint32_t size = s->peek_size;
+  uint32_t roff = (uint32_t)s->pos;
+  uint64_t boff = s->cur->offset;
 
   memset(rec, 0, offsetof(struct etl_record, raw));
   rec->kind = k.kind;
-  rec->header_type = (uint8_t)(marker >> 16);
+  rec->header_type = p[2];
   rec->ptr_size = k.ptr_size ? k.ptr_size : (uint8_t)r->lf.pointer_size;
   rec->size = (uint16_t)size;
   rec->header_size = k.header_size;
   rec->cpu = s->cpu;
   rec->raw = p;
-  rec->payload = p + k.header_size;
-  rec->payload_size = size - k.header_size;
+  rec->payload = p + k.header_size + s->peek_extra;
+  rec->payload_size = size - k.header_size - s->peek_extra;
   rec->ext = NULL;
   rec->ext_size = 0;
   rec->ext_count = 0;
@@ -457,6 +554,7 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
   rec->record_offset = roff;
   rec->compressed = s->compressed;
   rec->pid = rec->tid = ETL_ID_NONE;
+  rec->timestamp = s->peek_ts;
 
   switch (k.kind) {
   case ETL_KIND_SYSTEM32:
@@ -468,27 +566,13 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
     rec->group = p[7];
     rec->tid = fb_le32(p + 8);
     rec->pid = fb_le32(p + 12);
-    rec->timestamp = fb_le64(p + 16);
     break;
   case ETL_KIND_PERFINFO32:
-  case ETL_KIND_PERFINFO64: {
-    uint16_t v = fb_le16(p);
-    uint32_t extra = ((v & 0x8000) ? 8u : 0u) + ((v >> 8) & 7u) * 8u; /* PEBS index, PMC counters */
-    rec->version = v & (uint16_t)~0x8700;
+  case ETL_KIND_PERFINFO64:
+    rec->version = fb_le16(p) & (uint16_t)~0x8700;
     rec->opcode = p[6];
     rec->group = p[7];
-    rec->timestamp = fb_le64(p + 8);
-    if (extra > rec->payload_size) {
-      problem(
-          r, ETL_PROBLEM_RECORD, boff, roff,
-          "buffer at offset 0x%llx, record at +0x%x: PERFINFO extensions (%u bytes) larger than the record",
-          (unsigned long long)boff, roff, extra);
-      return -1;
-    }
-    rec->payload += extra;
-    rec->payload_size -= extra;
     break;
-  }
   case ETL_KIND_INSTANCE32:
   case ETL_KIND_INSTANCE64:
     rec->instance_id = fb_le32(p + 48);
@@ -502,7 +586,6 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
     rec->version = fb_le16(p + 6);
     rec->tid = fb_le32(p + 8);
     rec->pid = fb_le32(p + 12);
-    rec->timestamp = fb_le64(p + 16);
     etl_guid_read(p + 24, &rec->guid);
     rec->has_guid = 1;
     break;
@@ -512,7 +595,6 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
     rec->event_property = fb_le16(p + 6);
     rec->tid = fb_le32(p + 8);
     rec->pid = fb_le32(p + 12);
-    rec->timestamp = fb_le64(p + 16);
     etl_guid_read(p + 24, &rec->guid);
     rec->has_guid = 1;
     rec->id = fb_le16(p + 40);
@@ -540,38 +622,19 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
     }
     break;
   case ETL_KIND_WPP: {
-    /* MESSAGE_TRACE_HEADER: optional fields in a fixed order (format doc 4.6). */
-    struct fb_cursor c;
     uint16_t opt = fb_le16(p + 6);
+    size_t at = 8 + ((opt & 0x01) ? 4 : 0);
     rec->message_number = fb_le16(p + 4);
-    rec->timestamp = s->last_ts;
-    fb_cursor_init(&c, p, size);
-    fb_cursor_skip(&c, 8);
-    if (opt & 0x01)
-      fb_cursor_skip(&c, 4);
     if (opt & 0x02) {
-      const uint8_t *g = fb_cursor_take(&c, 16);
-      if (g) {
-        etl_guid_read(g, &rec->guid);
-        rec->has_guid = 1;
-      }
-    } else if (opt & 0x04) {
-      fb_cursor_skip(&c, 4);
+      etl_guid_read(p + at, &rec->guid);
+      rec->has_guid = 1;
     }
-    if (opt & 0x08)
-      rec->timestamp = fb_cursor_u64(&c);
+    at += (opt & 0x02) ? 16 : (opt & 0x04) ? 4 : 0;
+    at += (opt & 0x08) ? 8 : 0;
     if (opt & 0x20) {
-      rec->tid = fb_cursor_u32(&c);
-      rec->pid = fb_cursor_u32(&c);
+      rec->tid = fb_le32(p + at);
+      rec->pid = fb_le32(p + at + 4);
     }
-    if (c.bad) {
-      problem(r, ETL_PROBLEM_RECORD, boff, roff,
-              "buffer at offset 0x%llx, record at +0x%x: WPP message fields larger than the record",
-              (unsigned long long)boff, roff);
-      return -1;
-    }
-    rec->payload = p + c.pos;
-    rec->payload_size = size - (uint32_t)c.pos;
     break;
   }
   default: break;
@@ -579,9 +642,7 @@ static int record_parse(struct etl_reader *r, struct stream *s, struct etl_recor
   if (etl_kind_is_kernel(k.kind))
     rec->hook_id = (uint16_t)(rec->group << 8 | rec->opcode);
   rec->time = etl_time_from_raw(&r->lf, rec->timestamp);
-  s->last_ts = rec->timestamp;
   s->pos += align8(size);
-  return 1;
 }
 
 /* --- buffers ------------------------------------------------------------- */
@@ -612,10 +673,11 @@ static const uint8_t *file_bytes(struct etl_reader *r, uint64_t off, size_t n, u
   return *buf;
 }
 
-/* Make s->data point at buffer b's records. Returns 0, or -1 if the buffer
+/* Make buffer b's records readable from s. Returns 0, or -1 if the buffer
  * cannot be read (problem noted) and FB_ENOMEM. */
 static int buffer_load(struct etl_reader *r, struct stream *s, const struct buf_info *b) {
-  const uint8_t *base = file_bytes(r, b->offset, b->avail, &s->raw, &s->raw_cap);
+  int whole = r->view != NULL || (b->flags & BUFFER_FLAG_COMPRESSED);
+  const uint8_t *base = file_bytes(r, b->offset, whole ? b->avail : BUFFER_HEADER_SIZE, &s->raw, &s->raw_cap);
 
   if (base == NULL) {
     problem(r, ETL_PROBLEM_BUFFER_HEADER, b->offset, UINT32_MAX,
@@ -642,8 +704,14 @@ static int buffer_load(struct etl_reader *r, struct stream *s, const struct buf_
       end = b->size; /* no usable end: walk to the 0xFF fill */
     if (end > b->avail)
       end = b->avail;
-    s->data = base;
     s->data_size = end;
+    if (whole) {
+      s->win = base;
+      s->win_base = 0;
+      s->win_end = end;
+    } else {
+      s->win_base = s->win_end = BUFFER_HEADER_SIZE; /* window_fill reads on the first record */
+    }
     return 0;
   }
 
@@ -691,8 +759,9 @@ static int buffer_load(struct etl_reader *r, struct stream *s, const struct buf_
       return -1;
     }
   }
-  s->data = s->scratch;
-  s->data_size = BUFFER_HEADER_SIZE + produced;
+  s->win = s->scratch;
+  s->win_base = 0;
+  s->data_size = s->win_end = BUFFER_HEADER_SIZE + produced;
   return 0;
 }
 
@@ -700,7 +769,7 @@ static int buffer_load(struct etl_reader *r, struct stream *s, const struct buf_
 static int stream_advance(struct etl_reader *r, struct stream *s) {
   for (;;) {
     if (s->cur != NULL) {
-      int rc = record_parse(r, s, &s->rec);
+      int rc = record_peek(r, s);
       if (rc == 1) {
         s->has_rec = 1;
         return 0;
@@ -725,11 +794,11 @@ static int stream_advance(struct etl_reader *r, struct stream *s) {
 /* --- heap of streams by next timestamp ------------------------------------ */
 
 static int stream_before(const struct stream *a, const struct stream *b) {
-  if (a->rec.timestamp != b->rec.timestamp)
-    return a->rec.timestamp < b->rec.timestamp;
+  if (a->peek_ts != b->peek_ts)
+    return a->peek_ts < b->peek_ts;
   if (a->cur->index != b->cur->index)
     return a->cur->index < b->cur->index;
-  return a->rec.record_offset < b->rec.record_offset;
+  return a->pos < b->pos;
 }
 
 static void heap_push(struct etl_reader *r, struct stream *s) {
@@ -744,24 +813,25 @@ static void heap_push(struct etl_reader *r, struct stream *s) {
   r->heap[i] = s;
 }
 
-static struct stream *heap_pop(struct etl_reader *r) {
-  struct stream *top = r->heap[0], *last = r->heap[--r->heap_len];
+/* Restore the heap order after the root's key grew (or remove the root). */
+static void heap_sift_root(struct etl_reader *r, int remove) {
+  struct stream *moving = remove ? r->heap[--r->heap_len] : r->heap[0];
   size_t i = 0, n = r->heap_len;
 
+  if (n == 0)
+    return;
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= n)
       break;
     if (c + 1 < n && stream_before(r->heap[c + 1], r->heap[c]))
       c++;
-    if (!stream_before(r->heap[c], last))
+    if (!stream_before(r->heap[c], moving))
       break;
     r->heap[i] = r->heap[c];
     i = c;
   }
-  if (n > 0)
-    r->heap[i] = last;
-  return top;
+  r->heap[i] = moving;
 }
 
 int etl_reader_next(struct etl_reader *r, struct etl_record *rec, struct fb_error *err) {
@@ -775,17 +845,17 @@ int etl_reader_next(struct etl_reader *r, struct etl_record *rec, struct fb_erro
         heap_push(r, &r->streams[i]);
     }
   } else if (r->last != NULL) {
+    /* the stream that delivered the previous record is still the root */
     int rc = stream_advance(r, r->last);
     if (rc < 0)
       return fb_error_set(err, rc, FB_OFFSET_NONE, "out of memory");
-    if (r->last->has_rec)
-      heap_push(r, r->last);
+    heap_sift_root(r, !r->last->has_rec);
     r->last = NULL;
   }
   if (r->heap_len == 0)
     return 0;
-  struct stream *s = heap_pop(r);
-  *rec = s->rec;
+  struct stream *s = r->heap[0];
+  record_fill(r, s, rec);
   r->last = s;
   return 1;
 }

@@ -2,11 +2,14 @@
  * in time order and in file order, walk the extended data items and stacks. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "parsers/etl/etl.h"
 #include "parsers/etl/etl_stats.h"
 
-static void read_all(const struct fb_view *view, enum etl_order order) {
+static void read_all(const struct fb_view *view, const char *path, enum etl_order order) {
   struct etl_reader *r;
   struct etl_reader_options opts = {.order = order, .max_problems_kept = 8};
   struct fb_error err;
@@ -15,7 +18,8 @@ static void read_all(const struct fb_view *view, enum etl_order order) {
   volatile uint64_t sink = 0;
 
   fb_error_init(&err, NULL);
-  if (etl_reader_open(&r, view, "fuzz", &opts, &err) < 0)
+  if ((path ? etl_reader_open_file(&r, path, &opts, &err) : etl_reader_open(&r, view, "fuzz", &opts, &err)) <
+      0)
     return;
   etl_stats_init(&st);
   while (etl_reader_next(r, &rec, &err) == 1) {
@@ -45,8 +49,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct fb_view view;
 
+  static int fd = -1;
+  char path[64];
+
   fb_view_from_memory(&view, data, size);
-  read_all(&view, ETL_ORDER_TIME);
-  read_all(&view, ETL_ORDER_FILE);
+  read_all(&view, NULL, ETL_ORDER_TIME);
+  read_all(&view, NULL, ETL_ORDER_FILE);
+  /* the same bytes as a file: the pread path with its windows */
+  if (fd < 0)
+    fd = memfd_create("fuzz_etl", 0);
+  if (fd >= 0 && ftruncate(fd, 0) == 0 && pwrite(fd, data, size, 0) == (ssize_t)size) {
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    read_all(NULL, path, ETL_ORDER_TIME);
+  }
   return 0;
 }

@@ -597,6 +597,25 @@ START_TEST(damage_truncated_plain) {
       before += pb.count[i];
   ck_assert_uint_gt(d.total, before);
   ck_assert_uint_lt(d.total, before + records_in(&pb, 40 * 65536));
+  ck_assert_uint_eq(d.problems, 1); /* the record cut by the end is part of that one problem */
+  /* the same cut file read by name (pread and windows, not a view): the same records */
+  char path[4200];
+  snprintf(path, sizeof(path), "%s/truncated.etl", tu_tmpdir());
+  FILE *out = fopen(path, "wb");
+  ck_assert_ptr_nonnull(out);
+  ck_assert_uint_eq(fwrite(f, 1, cut, out), cut);
+  fclose(out);
+  struct etl_reader *r;
+  struct etl_record rec;
+  struct fb_error err;
+  uint64_t n = 0;
+  ck_assert_int_eq(etl_reader_open_file(&r, path, NULL, &err), 0);
+  while (etl_reader_next(r, &rec, &err) == 1)
+    n++;
+  ck_assert_uint_eq(n, d.total);
+  ck_assert_uint_eq(etl_reader_problems_total(r), 1);
+  ck_assert_uint_eq(etl_reader_problem(r, 0)->offset, 40 * 65536);
+  etl_reader_close(r);
   free(f);
 }
 END_TEST
