@@ -18,8 +18,10 @@
 
 #include "daemon/ingest.h"
 #include "daemon/ingest_sha256.h"
+#include "daemon/ingest_side.h"
 #include "parsers/error.h"
 #include "tests/testutil.h"
+#include "tests/text/collect.h"
 
 #define SETUP_EVTX_SHA "c3fc4abdb46de4852ce9ceb64ad4fe514162c37aec52fdef640d4e4c0874d878"
 #define CBS_SHA "caa8e646bac99f21ef2fbbfc8ceea924ca8017c11e4d994b667d85c37604df1b"
@@ -896,6 +898,53 @@ START_TEST(damaged_archives_read_partly) {
 }
 END_TEST
 
+/* The whole path for job.c: upload -> artifacts -> side evidence. */
+START_TEST(side_evidence_of_an_upload) {
+  const char *dir = fresh_dir("side");
+  struct aentry e[6] = {
+      {"logs/System.evtx", K_FILE, tu_corpus("evtx/omerbenamram-evtx/system.evtx"), NULL, 0},
+      {"logs/CAPI2.evtx", K_FILE,
+       tu_corpus(
+           "evtx/omerbenamram-evtx/E_Windows_system32_winevt_logs_Microsoft-Windows-CAPI2%4Operational.evtx"),
+       NULL, 0},
+      {"logs/CBS.log", K_FILE, FB_SOURCE_DIR "/tests/text/samples/cbs-accessdenied.log", NULL, 0},
+      {"fltmc.txt", K_FILE, FB_SOURCE_DIR "/tests/text/samples/fltmc-filters-zh-gbk.txt", NULL, 0},
+      {"setupapi.dev.log", K_FILE, tu_corpus("logs/setup/plaso-setupapi.dev.log"), NULL, 0},
+      {"procmon.pml", K_FILE, tu_corpus("pml/win7-sp1-x86-filesystem.pml"), NULL, 0}};
+  struct ingest_result r;
+  struct collect c;
+  struct ev_sink sink = collect_sink(&c);
+  char msg[1024];
+  int counts[5] = {0, 0, 0, 0, 0};
+  size_t i;
+
+  write_archive(path_in(dir, "upload.zip"), "zip", NULL, NULL, e, 6);
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "upload.zip"), path_in(dir, "work"), NULL, &r), 0);
+  ck_assert_uint_eq(r.count, 7);
+  for (i = 0; i < r.count; i++) {
+    enum ingest_side_result x = ingest_read_side(&r.items[i], &sink, msg, sizeof(msg));
+    counts[x]++;
+    if (strcmp(r.items[i].chain, "upload.zip!logs/CAPI2.evtx") == 0) {
+      ck_assert_int_eq(x, INGEST_SIDE_PARTIAL);
+      ck_assert_ptr_nonnull(strstr(msg, "upload.zip!logs/CAPI2.evtx: "));
+      ck_assert_ptr_nonnull(strstr(msg, "3 of 340 records"));
+    }
+  }
+  ck_assert_int_eq(counts[INGEST_SIDE_NOT_MINE], 2); /* the zip and the PML */
+  ck_assert_int_eq(counts[INGEST_SIDE_READ], 4);
+  ck_assert_int_eq(counts[INGEST_SIDE_PARTIAL], 1);
+  ck_assert_uint_eq(c.nfilters, 26 + 6);    /* FilterManager events + fltmc rows */
+  ck_assert_uint_eq(c.nfacts, 5 + 3 + 194); /* WU failures, CBS failures, setupapi sections */
+  for (i = 0; i < c.nfacts; i++)
+    if (c.facts[i].r.kind == EV_FACT_CBS_FAILURE)
+      ck_assert_str_eq(c.facts[i].r.origin.file, "upload.zip!logs/CBS.log");
+  ck_assert_str_eq(c.filters[0].r.origin.file, "upload.zip!logs/System.evtx");
+  collect_free(&c);
+  ingest_result_free(&r);
+}
+END_TEST
+
 START_TEST(names_that_decode_in_no_way) {
   const char *dir = fresh_dir("badnames");
   struct zentry z[1] = {{"bad\xff\xfe\x80name.txt", "x", 1, 0}};
@@ -930,6 +979,7 @@ int main(void) {
   tcase_add_test(tc, upload_directory_read_in_place);
   tcase_add_test(tc, damaged_archives_read_partly);
   tcase_add_test(tc, names_that_decode_in_no_way);
+  tcase_add_test(tc, side_evidence_of_an_upload);
   suite_add_tcase(s, tc);
   /* each refused with its message, nothing written outside, memory bounded */
   tc = tcase_create("hostile");
