@@ -609,6 +609,17 @@ START_TEST(upload_directory_read_in_place) {
   ck_assert_int_eq(count_tree(path_in(dir, "w")), 0);
   ingest_result_free(&r);
 
+  /* the work dir inside the upload directory is not walked into */
+  {
+    struct aentry z[1] = {{"inner.txt", K_FILE, NULL, "x", 0}};
+    write_archive(path_in(dir, "up/logs.zip"), "zip", NULL, NULL, z, 1);
+  }
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "up"), path_in(dir, "up/work"), NULL, &r), 0);
+  ck_assert_uint_eq(r.count, 5);
+  ck_assert_str_eq(must_chain(&r, "up/logs.zip!inner.txt")->rel_path, "logs.zip.d/inner.txt");
+  ingest_result_free(&r);
+
   ingest_result_init(&r);
   ck_assert_int_eq(ingest_run(path_in(dir, "missing.zip"), path_in(dir, "w"), NULL, &r), FB_EIO);
   ck_assert_ptr_nonnull(strstr(r.error, "cannot open upload"));
