@@ -202,6 +202,64 @@ static void write_zip(const char *path, const struct zentry *e, int n) {
   fclose(f);
 }
 
+/* RAR 4 with stored entries, from the published header layout (no Debian
+ * tool writes rar). Each header: CRC16 (low half of the CRC-32 of the rest),
+ * type, flags, size, fields. Names ASCII, backslash-separated. */
+static void rar_header(FILE *f, const uint8_t *body, size_t n) {
+  put16(f, (unsigned)(crc32(0, body, (uInt)n) & 0xffff));
+  fwrite(body, 1, n, f);
+}
+
+static size_t le(uint8_t *p, uint64_t v, int bytes) {
+  int i;
+  for (i = 0; i < bytes; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+  return (size_t)bytes;
+}
+
+static void write_rar(const char *path, const struct zentry *e, int n) {
+  FILE *f = fopen(path, "wb");
+  uint8_t b[600];
+  size_t k;
+  int i;
+
+  ck_assert_ptr_nonnull(f);
+  fwrite("Rar!\x1a\x07\x00", 1, 7, f);
+  k = 0;
+  b[k++] = 0x73; /* archive header */
+  k += le(b + k, 0, 2);
+  k += le(b + k, 13, 2);
+  k += le(b + k, 0, 6);
+  rar_header(f, b, k);
+  for (i = 0; i < n; i++) {
+    size_t nl = strlen(e[i].name);
+    ck_assert_uint_lt(nl, 500);
+    k = 0;
+    b[k++] = 0x74;                /* file header */
+    k += le(b + k, 0x8000, 2);    /* LONG_BLOCK: data follows */
+    k += le(b + k, 32 + nl, 2);   /* header size */
+    k += le(b + k, e[i].size, 4); /* packed */
+    k += le(b + k, e[i].size, 4); /* unpacked */
+    b[k++] = 2;                   /* host OS: Windows */
+    k += le(b + k, crc32(0, e[i].data, (uInt)e[i].size), 4);
+    k += le(b + k, 0x5a8e3100, 4); /* DOS time */
+    b[k++] = 29;                   /* version to unpack */
+    b[k++] = 0x30;                 /* method: store */
+    k += le(b + k, nl, 2);
+    k += le(b + k, 0x20, 4); /* attributes: archive */
+    memcpy(b + k, e[i].name, nl);
+    k += nl;
+    rar_header(f, b, k);
+    fwrite(e[i].data, 1, e[i].size, f);
+  }
+  k = 0;
+  b[k++] = 0x7b; /* end of archive */
+  k += le(b + k, 0x4000, 2);
+  k += le(b + k, 7, 2);
+  rar_header(f, b, k);
+  fclose(f);
+}
+
 /* libarchive writer. */
 enum kind { K_FILE, K_DIR, K_SYMLINK, K_HARDLINK, K_CHR, K_ZEROS };
 struct aentry {
@@ -542,6 +600,28 @@ START_TEST(cab_made_by_gcab) {
   ck_assert_str_eq(must_chain(&r, "logs.cab!Setup.evtx")->sha256, SETUP_EVTX_SHA);
   ck_assert_int_eq(must_chain(&r, "logs.cab!CBS.log")->type, FB_FT_CBS_LOG);
   ingest_result_free(&r);
+}
+END_TEST
+
+START_TEST(rar4_built_by_hand) {
+  const char *dir = fresh_dir("rar");
+  size_t n = 0;
+  char *cbs = slurp(tu_corpus("logs/cbs/hofcake-CBS.log"), &n);
+  struct zentry e[2] = {{"logs\\CBS.log", cbs, n, 0},
+                        {"fltmc.txt", "Filter listing failed with error: 0x80070005\r\n", 46, 0}};
+  struct ingest_result r;
+
+  write_rar(path_in(dir, "logs.rar"), e, 2);
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "logs.rar"), path_in(dir, "w"), NULL, &r), 0);
+  ck_assert_uint_eq(r.count, 3);
+  ck_assert_int_eq(must_chain(&r, "logs.rar")->type, FB_FT_RAR);
+  ck_assert_int_eq(must_chain(&r, "logs.rar")->status, INGEST_OK);
+  ck_assert_str_eq(must_chain(&r, "logs.rar!logs/CBS.log")->sha256, CBS_SHA);
+  ck_assert_int_eq(must_chain(&r, "logs.rar!logs/CBS.log")->type, FB_FT_CBS_LOG);
+  ck_assert_int_eq(must_chain(&r, "logs.rar!fltmc.txt")->type, FB_FT_FLTMC);
+  ingest_result_free(&r);
+  free(cbs);
 }
 END_TEST
 
@@ -986,6 +1066,7 @@ int main(void) {
   tcase_add_test(tc, seven_z_in_zip_in_tar_gz);
   tcase_add_test(tc, compressed_streams_and_tar_filters);
   tcase_add_test(tc, cab_made_by_gcab);
+  tcase_add_test(tc, rar4_built_by_hand);
   tcase_add_test(tc, encrypted_zip_is_refused_clearly);
   tcase_add_test(tc, upload_directory_read_in_place);
   tcase_add_test(tc, damaged_archives_read_partly);
