@@ -603,6 +603,28 @@ START_TEST(cab_made_by_gcab) {
 }
 END_TEST
 
+START_TEST(zip64_records) {
+  const char *dir = fresh_dir("zip64");
+  struct aentry e[2] = {{"a/Setup.evtx", K_FILE, tu_corpus("evtx/3gstudent/Setup.evtx"), NULL, 0},
+                        {"a/System.evtx", K_FILE, tu_corpus("evtx/omerbenamram-evtx/system.evtx"), NULL, 0}};
+  struct ingest_result r;
+  size_t n;
+  char *d;
+
+  write_archive(path_in(dir, "z64.zip"), "zip", NULL, "zip:zip64", e, 2);
+  d = slurp(path_in(dir, "z64.zip"), &n);
+  ck_assert_ptr_nonnull(memmem(d, n, "PK\x06\x06", 4)); /* a zip64 end of central directory record */
+  free(d);
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "z64.zip"), path_in(dir, "w"), NULL, &r), 0);
+  ck_assert_uint_eq(r.count, 3);
+  ck_assert_str_eq(must_chain(&r, "z64.zip!a/Setup.evtx")->sha256, SETUP_EVTX_SHA);
+  ck_assert_str_eq(must_chain(&r, "z64.zip!a/System.evtx")->sha256,
+                   "60e5fd8f10a3deecd58bd7bee2e03b1308d190fd13b52908be9d576c7f5d6623");
+  ingest_result_free(&r);
+}
+END_TEST
+
 START_TEST(rar4_built_by_hand) {
   const char *dir = fresh_dir("rar");
   size_t n = 0;
@@ -1066,6 +1088,7 @@ int main(void) {
   tcase_add_test(tc, seven_z_in_zip_in_tar_gz);
   tcase_add_test(tc, compressed_streams_and_tar_filters);
   tcase_add_test(tc, cab_made_by_gcab);
+  tcase_add_test(tc, zip64_records);
   tcase_add_test(tc, rar4_built_by_hand);
   tcase_add_test(tc, encrypted_zip_is_refused_clearly);
   tcase_add_test(tc, upload_directory_read_in_place);
