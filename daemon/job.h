@@ -5,12 +5,22 @@
 
 #include <stddef.h>
 
+struct verdict;
+
+enum job_print {
+  JOB_PRINT_DEFAULT = 0, /* text to stdout when out_dir is NULL, nothing otherwise */
+  JOB_PRINT_TEXT,        /* text to stdout (also with out_dir) */
+  JOB_PRINT_JSON,        /* verdict.json to stdout */
+  JOB_PRINT_NONE,
+};
+
 struct job_options {
   const char *upload_id; /* name the verdict carries; NULL = derived from the first path */
   const char *out_dir;   /* where verdict.json and verdict.txt go; NULL = text to stdout only */
   const char *work_dir;  /* scratch for unpacking; NULL = a temporary directory, removed after */
   const char *data_dir;  /* known-filter data (etc/); NULL = the built-in default */
   const char *lang;      /* "en" or "zh-CN" for verdict.txt */
+  int print;             /* enum job_print */
 };
 
 struct job_summary {
@@ -26,5 +36,14 @@ struct job_summary {
  * written (whatever it found), negative when no verdict could be made. */
 int job_analyze(const char *const *paths, size_t npaths, const struct job_options *opt,
                 struct job_summary *sum);
+
+/* The same, handing the verdict to the caller (tests, the daemon's index)
+ * instead of only writing it; free it with verdict_free(). */
+int job_analyze_verdict(const char *const *paths, size_t npaths, const struct job_options *opt,
+                        struct job_summary *sum, struct verdict **out);
+
+/* Where the known-filter database is looked for when data_dir is NULL:
+ * $FLTBLAME_DATA_DIR, the installed etc directory, the source tree's etc/. */
+const char *job_default_data_dir(void);
 
 #endif

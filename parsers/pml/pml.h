@@ -123,6 +123,13 @@ int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, str
 void pml_frame_resolve(const struct pml_file *f, const struct pml_event *ev, uint32_t i,
                        struct ev_frame *out);
 
+/* The raw return address of frame i (0 if i is past the stack). */
+uint64_t pml_frame_address(const struct pml_file *f, const struct pml_event *ev, uint32_t i);
+
+/* The name the capture was opened under (path, or the name given to
+ * pml_open_memory), for messages. */
+const char *pml_file_name(const struct pml_file *f);
+
 /* Feed every event (and the processes and images) to an evidence sink. */
 int pml_emit_evidence(struct pml_file *f, const struct ev_sink *sink, struct fb_error *err);
 
@@ -137,8 +144,27 @@ void pml_render_operation(const struct pml_file *f, const struct pml_event *ev, 
 void pml_render_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out);
 /* Result column: "SUCCESS", "ACCESS DENIED", "0xC000046F", "" for 0x103. */
 void pml_render_result(uint32_t status, struct fb_strbuf *out);
-/* Detail column, en-US number formats. */
+/* Detail column, en-US number formats, dates in UTC, as Procmon before 3.60. */
 void pml_render_detail(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out);
+
+/* How the machine that exported a CSV wrote the words (NULL = the defaults
+ * of pml_render_detail). Procmon converts the dates inside a Detail with the
+ * UTC offset in force when it writes them, not the offset of each date. */
+enum pml_render_locale {
+  PML_RENDER_EN_US = 0, /* 16,384  7/12/2020 1:17:45 AM */
+  PML_RENDER_ES_ES = 1, /* 16.384  12/07/2020 1:17:45 */
+};
+struct pml_render_opts {
+  int locale;         /* enum pml_render_locale */
+  int32_t utc_offset; /* seconds east of UTC for dates inside Detail */
+  unsigned procmon;   /* Procmon version x100 to imitate (361 = 3.61); below 360 (or 0): 3.5x */
+};
+void pml_render_detail_opts(const struct pml_file *f, const struct pml_event *ev, const struct pml_render_opts *o,
+                            struct fb_strbuf *out);
+/* Operation as that Procmon version names it (3.60 and later name the
+ * sub-operations older versions print as "<Unknown>"). */
+void pml_render_operation_opts(const struct pml_file *f, const struct pml_event *ev,
+                               const struct pml_render_opts *o, struct fb_strbuf *out);
 /* Category column: "Read", "Write", "Read Metadata", "Write Metadata" or "". */
 void pml_render_category(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out);
 

@@ -1,6 +1,144 @@
-/* pml_render.c - placeholder: the real renderer (Procmon's names and Detail
- * text) replaces this file. Numbers only, so the reader can be tested. */
-#include "parsers/pml/pml.h"
+/* pml_render.c - Procmon's words for an event: class, operation, path,
+ * result, detail and category, as Procmon's "Save as CSV" prints them
+ * (en-US). The per-class layouts live in pml_render_fs.c, pml_render_reg.c
+ * and pml_render_proc.c; docs/pml-render.md says what was verified how. */
+#include <stdio.h>
+
+#include "parsers/pml/pml_render_int.h"
+
+/* ---- helpers shared by the pml_render*.c files ---- */
+
+unsigned pml_ptr_size(const struct pml_file *f) {
+  const struct pml_header *h = f ? pml_header(f) : NULL;
+  return h && h->ptr_size == 4 ? 4 : 8;
+}
+
+void pml_dstr_take(struct fb_cursor *c, uint16_t info, struct pml_dstr *s) {
+  size_t unit = pml_dstr_ascii(info) ? 1 : 2;
+  size_t n = pml_dstr_count(info);
+  size_t left = fb_cursor_left(c);
+
+  if (n * unit > left)
+    n = left / unit;
+  s->ascii = unit == 1;
+  s->nchars = (uint32_t)n;
+  s->p = n ? fb_cursor_take(c, n * unit) : NULL;
+  if (!s->p)
+    s->nchars = 0;
+  /* a cut string leaves the cursor at the end: nothing after it is trusted */
+  if (pml_dstr_count(info) != n)
+    c->bad = 1;
+}
+
+void pml_put_dstr(struct fb_strbuf *b, const struct pml_dstr *s) {
+  if (!s->p || !s->nchars)
+    return;
+  if (!s->ascii) {
+    fb_strbuf_utf16(b, s->p, s->nchars);
+    return;
+  }
+  for (uint32_t i = 0, run = 0; i <= s->nchars; i++) {
+    uint8_t ch = i < s->nchars ? s->p[i] : 0;
+    if (i < s->nchars && ch < 0x80)
+      continue;
+    fb_strbuf_add(b, (const char *)s->p + run, i - run); /* the plain ASCII run */
+    run = i + 1;
+    if (i < s->nchars) { /* Latin-1 to UTF-8 */
+      fb_strbuf_putc(b, (char)(0xC0 | (ch >> 6)));
+      fb_strbuf_putc(b, (char)(0x80 | (ch & 0x3F)));
+    }
+  }
+}
+
+void pml_put_utf16z(struct fb_strbuf *b, const uint8_t *p, size_t nbytes) {
+  size_t n = 0;
+
+  if (!p)
+    return;
+  while (2 * n + 2 <= nbytes && fb_le16(p + 2 * n) != 0)
+    n++;
+  fb_strbuf_utf16(b, p, n);
+}
+
+void pml_field(struct pml_dw *w, const char *name) {
+  if (w->fields++ > 0)
+    fb_strbuf_puts(w->b, ", ");
+  fb_strbuf_puts(w->b, name);
+  fb_strbuf_puts(w->b, ": ");
+}
+
+static int is_es(const struct pml_dw *w) {
+  return w->o && w->o->locale == PML_RENDER_ES_ES;
+}
+
+void pml_put_num(struct pml_dw *w, uint64_t v) {
+  fb_strbuf_grouped(w->b, v, is_es(w) ? '.' : ',');
+}
+
+void pml_put_snum(struct pml_dw *w, int64_t v) {
+  if (v < 0) {
+    fb_strbuf_putc(w->b, '-');
+    pml_put_num(w, (uint64_t)0 - (uint64_t)v);
+  } else {
+    pml_put_num(w, (uint64_t)v);
+  }
+}
+
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+  z += 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  unsigned doe = (unsigned)(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+void pml_put_date(struct pml_dw *w, uint64_t ft) {
+  /* FILETIME epoch 1601-01-01 is 134774 days before 1970-01-01; the value
+   * is signed for Procmon (SetBasicInformation's -1 "do not change") */
+  int64_t ticks = (int64_t)ft, secs, days, sod;
+  int64_t y;
+  unsigned m, d, h;
+
+  secs = ticks >= 0 ? ticks / 10000000 : -((-(ticks + 1)) / 10000000) - 1;
+  secs += w->o ? w->o->utc_offset : 0;
+  days = secs >= 0 ? secs / 86400 : -((-(secs + 1)) / 86400) - 1;
+  sod = secs - days * 86400;
+  h = (unsigned)(sod / 3600);
+  civil_from_days(days - 134774, &y, &m, &d);
+  if (is_es(w)) {
+    fb_strbuf_printf(w->b, "%02u/%02u/%lld %u:%02u:%02u", d, m, (long long)y, h, (unsigned)(sod / 60 % 60),
+                     (unsigned)(sod % 60));
+    return;
+  }
+  fb_strbuf_printf(w->b, "%u/%u/%lld %u:%02u:%02u %s", m, d, (long long)y, h % 12 ? h % 12 : 12,
+                   (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), h < 12 ? "AM" : "PM");
+}
+
+void pml_put_seconds(struct fb_strbuf *b, uint64_t ticks) {
+  fb_strbuf_printf(b, "%llu.%07llu", (unsigned long long)(ticks / 10000000u),
+                   (unsigned long long)(ticks % 10000000u));
+}
+
+uint32_t pml_put_flags(struct fb_strbuf *b, uint32_t v, const struct pml_flag *t, size_t n, const char *sep) {
+  int any = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    if (t[i].mask && (v & t[i].mask) == t[i].mask) {
+      if (any++)
+        fb_strbuf_puts(b, sep);
+      fb_strbuf_puts(b, t[i].name);
+      v &= ~t[i].mask;
+    }
+  }
+  return v;
+}
+
+/* ---- the public API (pml.h) ---- */
 
 const char *pml_class_name(uint32_t event_class) {
   static const char *const names[] = {"Unknown",     "Process",   "Registry",
@@ -8,30 +146,141 @@ const char *pml_class_name(uint32_t event_class) {
   return event_class < 6 ? names[event_class] : "Unknown";
 }
 
+static const char *const process_ops[] = {
+    "Process Defined", "Process Create", "Process Exit",  "Thread Create",      "Thread Exit",
+    "Load Image",      "Thread Profile", "Process Start", "Process Statistics", "System Statistics",
+};
+static const char *const registry_ops[] = {
+    "RegOpenKey",        "RegCreateKey",        "RegCloseKey",    "RegQueryKey",
+    "RegSetValue",       "RegQueryValue",       "RegEnumValue",   "RegEnumKey",
+    "RegSetInfoKey",     "RegDeleteKey",        "RegDeleteValue", "RegFlushKey",
+    "RegLoadKey",        "RegUnloadKey",        "RegRenameKey",   "RegQueryMultipleValueKey",
+    "RegSetKeySecurity", "RegQueryKeySecurity", "RegSaveKey",     "RegLoadKey",
+    "RegRestoreKey",
+};
+static const char *const network_ops[] = {
+    "Unknown", "Other",      "Send",      "Receive",    "Accept",
+    "Connect", "Disconnect", "Reconnect", "Retransmit", "TCPCopy",
+};
+static const char *const profiling_ops[] = {"Thread Profiling", "Process Profiling",
+                                            "Debug Output Profiling"};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 void pml_render_operation(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
-  (void)f;
-  fb_strbuf_printf(out, "Op%u", ev->operation);
+  pml_render_operation_opts(f, ev, NULL, out);
+}
+
+void pml_render_operation_opts(const struct pml_file *f, const struct pml_event *ev,
+                               const struct pml_render_opts *o, struct fb_strbuf *out) {
+  const char *name = NULL;
+  struct pml_fs fs;
+
+  switch (ev->event_class) {
+  case PML_CLASS_PROCESS:
+    name = ev->operation < COUNT(process_ops) ? process_ops[ev->operation] : NULL;
+    break;
+  case PML_CLASS_REGISTRY:
+    name = ev->operation < COUNT(registry_ops) ? registry_ops[ev->operation] : NULL;
+    break;
+  case PML_CLASS_PROFILING:
+    name = ev->operation < COUNT(profiling_ops) ? profiling_ops[ev->operation] : NULL;
+    break;
+  case PML_CLASS_NETWORK:
+    if (ev->operation < COUNT(network_ops)) {
+      fb_strbuf_puts(out, pml_net_is_tcp(ev) ? "TCP " : "UDP ");
+      name = network_ops[ev->operation];
+    }
+    break;
+  case PML_CLASS_FILE_SYSTEM:
+    pml_fs_parse(f, ev, &fs);
+    pml_fs_operation(ev, &fs, o && o->procmon >= 360, out);
+    return;
+  default: break;
+  }
+  fb_strbuf_puts(out, name ? name : "<Unknown>");
 }
 
 void pml_render_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
-  (void)f;
-  (void)ev;
-  (void)out;
+  struct pml_fs fs;
+
+  switch (ev->event_class) {
+  case PML_CLASS_FILE_SYSTEM:
+    pml_fs_parse(f, ev, &fs);
+    pml_fs_path(ev, &fs, out);
+    break;
+  case PML_CLASS_REGISTRY: pml_reg_path(f, ev, out); break;
+  case PML_CLASS_PROCESS: pml_proc_path(f, ev, out); break;
+  case PML_CLASS_NETWORK: pml_net_path(f, ev, out); break;
+  default: break;
+  }
 }
 
 void pml_render_result(uint32_t status, struct fb_strbuf *out) {
-  if (status != 0x103)
-    fb_strbuf_printf(out, "0x%08X", status);
+  const char *name;
+
+  if (status == 0x103) /* STATUS_PENDING: the operation had not completed */
+    return;
+  name = pml_name_find(pml_status_names, pml_status_names_count, status);
+  if (name)
+    fb_strbuf_puts(out, name);
+  else
+    fb_strbuf_printf(out, "0x%X", status);
+}
+
+/* Procmon keeps at most 4095 UTF-16 characters of a Detail (the rest of a
+ * long directory listing or environment is dropped): cut the UTF-8 text
+ * appended since start at the same place. */
+static void cut_detail(struct fb_strbuf *out, size_t start) {
+  size_t units = 0, i = start;
+
+  while (i < out->len) {
+    unsigned char c = (unsigned char)out->s[i];
+    size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    size_t u = len == 4 ? 2 : 1;
+    if (units + u > PML_DETAIL_MAX_CHARS) {
+      out->len = i;
+      out->s[i] = '\0';
+      return;
+    }
+    units += u;
+    i += len;
+  }
 }
 
 void pml_render_detail(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
-  (void)f;
-  (void)ev;
-  (void)out;
+  pml_render_detail_opts(f, ev, NULL, out);
+}
+
+void pml_render_detail_opts(const struct pml_file *f, const struct pml_event *ev,
+                            const struct pml_render_opts *o, struct fb_strbuf *out) {
+  struct pml_dw w = {out, 0, o};
+  struct pml_fs fs;
+  size_t start = out->len;
+
+  switch (ev->event_class) {
+  case PML_CLASS_FILE_SYSTEM:
+    pml_fs_parse(f, ev, &fs);
+    pml_fs_detail(f, ev, &fs, &w);
+    break;
+  case PML_CLASS_REGISTRY: pml_reg_detail(f, ev, &w); break;
+  case PML_CLASS_PROCESS: pml_proc_detail(f, ev, &w); break;
+  case PML_CLASS_NETWORK: pml_net_detail(f, ev, &w); break;
+  default: break;
+  }
+  if (!out->oom && out->len - start > PML_DETAIL_MAX_CHARS)
+    cut_detail(out, start);
 }
 
 void pml_render_category(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
-  (void)f;
-  (void)ev;
-  (void)out;
+  struct pml_fs fs;
+
+  switch (ev->event_class) {
+  case PML_CLASS_FILE_SYSTEM:
+    pml_fs_parse(f, ev, &fs);
+    pml_fs_category(ev, &fs, out);
+    break;
+  case PML_CLASS_REGISTRY: pml_reg_category(f, ev, out); break;
+  default: break;
+  }
 }

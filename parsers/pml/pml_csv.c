@@ -1,0 +1,598 @@
+/* pml_csv.c - Procmon's CSV export, column by column (pml-format.md §9). */
+#include "parsers/pml/pml_csv.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "parsers/pml/pml.h"
+
+#define FILETIME_UNIX_EPOCH 116444736000000000ULL
+#define TICKS_PER_SECOND 10000000ULL
+
+static const char *const column_names[PML_COL_COUNT] = {
+    "Time of Day",     "Process Name", "PID",         "Operation",         "Path",
+    "Result",          "Detail",       "Date & Time", "Relative Time",     "Duration",
+    "Completion Time", "Event Class",  "Sequence",    "Image Path",        "Company",
+    "Description",     "Version",      "User",        "Authentication ID", "Session",
+    "Command Line",    "TID",          "Virtualized", "Integrity",         "Category",
+    "Parent PID",      "Architecture", "Stack",
+};
+
+struct pml_csv {
+  struct pml_file *file;
+  struct pml_csv_options opt;
+  uint64_t first_time; /* Relative Time counts from the first event */
+  struct fb_strbuf field;
+  /* Zone offset cache: events come in time order, so one minute's offset
+   * serves many rows (zone offsets change on minute boundaries). */
+  int64_t cached_minute;
+  int32_t cached_offset;
+  /* The formatted clock of the last two seconds seen (event time and
+   * completion time usually share one). */
+  struct second_cache {
+    int64_t second; /* FILETIME / 10^7; -1 = empty */
+    char clock[16]; /* "1:18:10" */
+    char suffix[4]; /* " AM" or "" */
+    char date[16];  /* "7/12/2020" */
+    uint8_t clock_len, suffix_len, date_len;
+  } seconds[2];
+  unsigned next_second;
+  /* Escaped text of the process columns, per process and column, made on
+   * first use: most columns of a row depend only on the process. */
+  struct fb_strbuf proc_text;
+  uint32_t (
+      *proc_span)[2]; /* [process position * PML_COL_COUNT + column] = {offset, length+1}; 0 = not yet */
+};
+
+const char *pml_column_name(int column) {
+  return column >= 0 && column < PML_COL_COUNT ? column_names[column] : "";
+}
+
+int pml_column_lookup(const char *name) {
+  for (int i = 0; i < PML_COL_COUNT; i++)
+    if (strcasecmp(name, column_names[i]) == 0)
+      return i;
+  return -1;
+}
+
+void pml_csv_options_default(struct pml_csv_options *o) {
+  memset(o, 0, sizeof(*o));
+  for (int i = 0; i <= PML_COL_DETAIL; i++)
+    o->columns[o->ncolumns++] = i;
+  o->tz_mode = PML_TZ_FIXED;
+  o->locale = PML_LOCALE_EN_US;
+}
+
+static void trim(const char **s, const char **e) {
+  while (*s < *e && isspace((unsigned char)**s))
+    (*s)++;
+  while (*e > *s && isspace((unsigned char)(*e)[-1]))
+    (*e)--;
+}
+
+int pml_csv_columns_parse(struct pml_csv_options *o, const char *spec, char *msg, size_t msg_size) {
+  const char *p = spec;
+
+  if (strcasecmp(spec, "all") == 0) {
+    o->ncolumns = 0;
+    for (int i = 0; i < PML_COL_PROCMON_COUNT; i++)
+      o->columns[o->ncolumns++] = i;
+    return 0;
+  }
+  o->ncolumns = 0;
+  while (*p) {
+    const char *s = p, *e = strchr(p, ',');
+    char name[64];
+    int col;
+    if (e == NULL)
+      e = p + strlen(p);
+    p = *e ? e + 1 : e;
+    trim(&s, &e);
+    if (s == e)
+      continue;
+    snprintf(name, sizeof(name), "%.*s", (int)(e - s), s);
+    col = pml_column_lookup(name);
+    if (col < 0) {
+      snprintf(msg, msg_size, "unknown column '%s' (see --help for the names)", name);
+      return -1;
+    }
+    if (o->ncolumns >= (int)(sizeof(o->columns) / sizeof(o->columns[0]))) {
+      snprintf(msg, msg_size, "too many columns");
+      return -1;
+    }
+    o->columns[o->ncolumns++] = col;
+  }
+  if (o->ncolumns == 0) {
+    snprintf(msg, msg_size, "no columns given");
+    return -1;
+  }
+  return 0;
+}
+
+static int zone_exists(const char *name) {
+  const char *dir = getenv("TZDIR");
+  char path[1024];
+  struct stat st;
+
+  if (strstr(name, "..") != NULL || name[0] == '/')
+    return 0;
+  snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int parse_digits(const char **p, int max_digits) {
+  int v = 0, n = 0;
+
+  while (n < max_digits && isdigit((unsigned char)**p)) {
+    v = v * 10 + (**p - '0');
+    (*p)++;
+    n++;
+  }
+  return n ? v : -1;
+}
+
+int pml_csv_tz_parse(struct pml_csv_options *o, const char *spec, char *msg, size_t msg_size) {
+  const char *p = spec;
+  int sign, h, m = 0;
+
+  if (strcasecmp(spec, "UTC") == 0 || strcmp(spec, "Z") == 0 || strcasecmp(spec, "GMT") == 0) {
+    o->tz_mode = PML_TZ_FIXED;
+    o->tz_offset = 0;
+    return 0;
+  }
+  if (strncasecmp(p, "UTC", 3) == 0 && (p[3] == '+' || p[3] == '-'))
+    p += 3;
+  if (*p == '+' || *p == '-') {
+    sign = *p++ == '-' ? -1 : 1;
+    h = parse_digits(&p, 2);
+    if (*p == ':')
+      p++;
+    if (*p)
+      m = parse_digits(&p, 2);
+    if (h < 0 || m < 0 || *p || h > 14 || m > 59) {
+      snprintf(msg, msg_size, "bad time-zone offset '%s' (use +08:00, -05:30, UTC or a zone name)", spec);
+      return -1;
+    }
+    o->tz_mode = PML_TZ_FIXED;
+    o->tz_offset = sign * (h * 3600 + m * 60);
+    return 0;
+  }
+  if (!zone_exists(spec)) {
+    snprintf(msg, msg_size,
+             "unknown time zone '%s' (not in the system zoneinfo; use e.g. Asia/Shanghai or +08:00)", spec);
+    return -1;
+  }
+  o->tz_mode = PML_TZ_ZONE;
+  snprintf(o->tz_name, sizeof(o->tz_name), "%s", spec);
+  return 0;
+}
+
+int pml_csv_locale_parse(struct pml_csv_options *o, const char *spec, char *msg, size_t msg_size) {
+  if (strcasecmp(spec, "en-US") == 0 || strcasecmp(spec, "en_US") == 0) {
+    o->locale = PML_LOCALE_EN_US;
+    return 0;
+  }
+  if (strcasecmp(spec, "es-ES") == 0 || strcasecmp(spec, "es_ES") == 0) {
+    o->locale = PML_LOCALE_ES_ES;
+    return 0;
+  }
+  snprintf(msg, msg_size, "unknown locale '%s' (en-US or es-ES)", spec);
+  return -1;
+}
+
+struct pml_csv *pml_csv_new(struct pml_file *f, const struct pml_csv_options *o) {
+  struct pml_csv *c = calloc(1, sizeof(*c));
+  struct pml_event ev;
+
+  if (c == NULL)
+    return NULL;
+  c->file = f;
+  c->opt = *o;
+  c->cached_minute = INT64_MIN;
+  c->seconds[0].second = c->seconds[1].second = -1;
+  fb_strbuf_init(&c->field);
+  fb_strbuf_init(&c->proc_text);
+  c->proc_span = calloc((size_t)pml_process_count(f) * PML_COL_COUNT + 1, sizeof(*c->proc_span));
+  if (c->proc_span == NULL) {
+    free(c);
+    return NULL;
+  }
+  if (pml_header(f)->event_count > 0 && pml_event_read(f, 0, &ev, NULL) == 0)
+    c->first_time = ev.time;
+  if (o->tz_mode == PML_TZ_ZONE) {
+    setenv("TZ", o->tz_name, 1);
+    tzset();
+  }
+  return c;
+}
+
+void pml_csv_free(struct pml_csv *c) {
+  if (c == NULL)
+    return;
+  fb_strbuf_free(&c->field);
+  fb_strbuf_free(&c->proc_text);
+  free(c->proc_span);
+  free(c);
+}
+
+/* ---- fast appends (rows are the hot loop: no printf) ---- */
+
+static inline void put(struct fb_strbuf *b, const char *s, size_t n) {
+  if (b->s != NULL && b->cap - b->len > n) {
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+  } else {
+    fb_strbuf_add(b, s, n);
+  }
+}
+
+static inline void put_ch(struct fb_strbuf *b, char ch) {
+  if (b->s != NULL && b->cap - b->len > 1) {
+    b->s[b->len++] = ch;
+    b->s[b->len] = '\0';
+  } else {
+    fb_strbuf_add(b, &ch, 1);
+  }
+}
+
+static size_t fmt_u64(char *buf, uint64_t v) {
+  char tmp[24];
+  size_t n = 0;
+
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    buf[i] = tmp[n - 1 - i];
+  return n;
+}
+
+static void put_u64(struct fb_strbuf *b, uint64_t v) {
+  char buf[24];
+  put(b, buf, fmt_u64(buf, v));
+}
+
+/* v as exactly width digits (zero-padded). */
+static void fmt_fixed(char *p, uint64_t v, int width) {
+  for (int i = width - 1; i >= 0; i--) {
+    p[i] = (char)('0' + v % 10);
+    v /= 10;
+  }
+}
+
+/* ---- time ---- */
+
+/* Days since 1970-01-01 to y/m/d (proleptic Gregorian; Howard Hinnant's
+ * well-known civil_from_days algorithm). */
+static void civil_from_days(int64_t z, int *y, int *m, int *d) {
+  int64_t era, yoe, doy, mp;
+  uint64_t doe;
+
+  z += 719468;
+  era = (z >= 0 ? z : z - 146096) / 146097;
+  doe = (uint64_t)(z - era * 146097);
+  yoe = (int64_t)((doe - doe / 1460 + doe / 36524 - doe / 146096) / 365);
+  doy = (int64_t)doe - (365 * yoe + yoe / 4 - yoe / 100);
+  mp = (5 * doy + 2) / 153;
+  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+  *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int32_t zone_offset(struct pml_csv *c, int64_t unix_seconds) {
+  int64_t minute = unix_seconds >= 0 ? unix_seconds / 60 : (unix_seconds - 59) / 60;
+  struct tm tm;
+  time_t t;
+
+  if (c->opt.tz_mode != PML_TZ_ZONE)
+    return c->opt.tz_offset;
+  if (minute == c->cached_minute)
+    return c->cached_offset;
+  t = (time_t)(minute * 60);
+  c->cached_offset = localtime_r(&t, &tm) ? (int32_t)tm.tm_gmtoff : 0;
+  c->cached_minute = minute;
+  return c->cached_offset;
+}
+
+/* The clock and date of one second, in the writer's zone and locale. */
+static const struct second_cache *second_text(struct pml_csv *c, uint64_t filetime) {
+  int64_t second = (int64_t)(filetime / TICKS_PER_SECOND), secs, days, rem;
+  struct second_cache *e;
+  int y, m, d, hour, minute, sec;
+  char *p;
+
+  for (int i = 0; i < 2; i++)
+    if (c->seconds[i].second == second)
+      return &c->seconds[i];
+  e = &c->seconds[c->next_second++ & 1];
+  e->second = second;
+  secs = second - (int64_t)(FILETIME_UNIX_EPOCH / TICKS_PER_SECOND);
+  secs += zone_offset(c, secs);
+  days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  rem = secs - days * 86400;
+  civil_from_days(days, &y, &m, &d);
+  hour = (int)(rem / 3600);
+  minute = (int)(rem / 60 % 60);
+  sec = (int)(rem % 60);
+  p = e->clock;
+  if (c->opt.locale == PML_LOCALE_ES_ES) {
+    p += fmt_u64(p, (uint64_t)hour); /* H:mm:ss, 24 h */
+    e->suffix_len = 0;
+    e->suffix[0] = '\0';
+    e->date_len = (uint8_t)snprintf(e->date, sizeof(e->date), "%02d/%02d/%d", d, m, y);
+  } else {
+    p += fmt_u64(p, (uint64_t)(hour % 12 == 0 ? 12 : hour % 12)); /* h:mm:ss tt */
+    memcpy(e->suffix, hour < 12 ? " AM" : " PM", 4);
+    e->suffix_len = 3;
+    e->date_len = (uint8_t)snprintf(e->date, sizeof(e->date), "%d/%d/%d", m, d, y);
+  }
+  *p++ = ':';
+  fmt_fixed(p, (uint64_t)minute, 2);
+  p[2] = ':';
+  fmt_fixed(p + 3, (uint64_t)sec, 2);
+  e->clock_len = (uint8_t)(p + 5 - e->clock);
+  return e;
+}
+
+static char decimal_sep(const struct pml_csv *c) {
+  return c->opt.locale == PML_LOCALE_ES_ES ? ',' : '.';
+}
+
+void pml_csv_time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+  const struct second_cache *e = second_text(c, filetime);
+  char frac[8];
+
+  frac[0] = decimal_sep(c);
+  fmt_fixed(frac + 1, filetime % TICKS_PER_SECOND, 7);
+  put(out, e->clock, e->clock_len);
+  put(out, frac, 8);
+  put(out, e->suffix, e->suffix_len);
+}
+
+void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+  const struct second_cache *e = second_text(c, filetime);
+
+  put(out, e->date, e->date_len);
+  put_ch(out, ' ');
+  put(out, e->clock, e->clock_len);
+  put(out, e->suffix, e->suffix_len);
+}
+
+/* HH:MM:SS.fffffff since the first event. */
+static void relative_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+  uint64_t d, hours;
+  char buf[40], *p = buf;
+
+  if (filetime >= c->first_time) {
+    d = filetime - c->first_time;
+  } else {
+    d = c->first_time - filetime;
+    *p++ = '-';
+  }
+  hours = d / TICKS_PER_SECOND / 3600;
+  if (hours < 100) {
+    fmt_fixed(p, hours, 2);
+    p += 2;
+  } else {
+    p += fmt_u64(p, hours);
+  }
+  *p++ = ':';
+  fmt_fixed(p, d / TICKS_PER_SECOND / 60 % 60, 2);
+  p[2] = ':';
+  fmt_fixed(p + 3, d / TICKS_PER_SECOND % 60, 2);
+  p[5] = decimal_sep(c);
+  fmt_fixed(p + 6, d % TICKS_PER_SECOND, 7);
+  put(out, buf, (size_t)(p + 13 - buf));
+}
+
+/* Seconds with 7 decimals: 0.0000074. */
+static void duration(struct pml_csv *c, uint64_t ticks, struct fb_strbuf *out) {
+  char buf[40];
+  size_t n = fmt_u64(buf, ticks / TICKS_PER_SECOND);
+
+  buf[n] = decimal_sep(c);
+  fmt_fixed(buf + n + 1, ticks % TICKS_PER_SECOND, 7);
+  put(out, buf, n + 8);
+}
+
+/* Swap en-US number punctuation for es-ES in rendered text: a '.' or ','
+ * between two digits is a decimal or group separator. */
+static void localize_numbers(struct pml_csv *c, char *s, size_t n) {
+  if (c->opt.locale != PML_LOCALE_ES_ES)
+    return;
+  for (size_t i = 1; i + 1 < n; i++)
+    if ((s[i] == '.' || s[i] == ',') && isdigit((unsigned char)s[i - 1]) && isdigit((unsigned char)s[i + 1]))
+      s[i] = s[i] == '.' ? ',' : '.';
+}
+
+/* ---- fields ---- */
+
+static void put_str(struct fb_strbuf *out, const char *s) {
+  if (s != NULL)
+    put(out, s, strlen(s));
+}
+
+static int is_process_column(int column) {
+  switch (column) {
+  case PML_COL_PROCESS_NAME:
+  case PML_COL_PID:
+  case PML_COL_IMAGE_PATH:
+  case PML_COL_COMPANY:
+  case PML_COL_DESCRIPTION:
+  case PML_COL_VERSION:
+  case PML_COL_USER:
+  case PML_COL_AUTH_ID:
+  case PML_COL_SESSION:
+  case PML_COL_COMMAND_LINE:
+  case PML_COL_VIRTUALIZED:
+  case PML_COL_INTEGRITY:
+  case PML_COL_PARENT_PID:
+  case PML_COL_ARCHITECTURE: return 1;
+  default: return 0;
+  }
+}
+
+static void process_field(const struct pml_process *p, int column, struct fb_strbuf *out) {
+  char buf[32];
+
+  if (p == NULL)
+    return;
+  switch (column) {
+  case PML_COL_PROCESS_NAME: put_str(out, p->name); break;
+  case PML_COL_PID: put_u64(out, p->pid); break;
+  case PML_COL_IMAGE_PATH: put_str(out, p->image_path); break;
+  case PML_COL_COMPANY: put_str(out, p->company); break;
+  case PML_COL_DESCRIPTION: put_str(out, p->description); break;
+  case PML_COL_VERSION: put_str(out, p->version); break;
+  case PML_COL_USER: put_str(out, p->user); break;
+  case PML_COL_AUTH_ID:
+    snprintf(buf, sizeof(buf), "%08x:%08x", (unsigned)(p->auth_id >> 32),
+             (unsigned)(p->auth_id & 0xFFFFFFFFu));
+    put_str(out, buf);
+    break;
+  case PML_COL_SESSION: put_u64(out, p->session); break;
+  case PML_COL_COMMAND_LINE: put_str(out, p->command_line); break;
+  case PML_COL_VIRTUALIZED: put_str(out, p->virtualized ? "True" : "False"); break;
+  case PML_COL_INTEGRITY: put_str(out, p->integrity); break;
+  case PML_COL_PARENT_PID: put_u64(out, p->parent_pid); break;
+  case PML_COL_ARCHITECTURE: put_str(out, p->is_64bit ? "64-bit" : "32-bit"); break;
+  default: break;
+  }
+}
+
+void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, struct fb_strbuf *out) {
+  int pending = ev->result == 0x103;
+  size_t start = out->len;
+
+  if (is_process_column(column)) {
+    process_field(ev->process, column, out);
+    return;
+  }
+  switch (column) {
+  case PML_COL_TIME_OF_DAY: pml_csv_time_of_day(c, ev->time, out); break;
+  case PML_COL_OPERATION: pml_render_operation(c->file, ev, out); break;
+  case PML_COL_PATH: pml_render_path(c->file, ev, out); break;
+  case PML_COL_RESULT: pml_render_result(ev->result, out); break;
+  case PML_COL_DETAIL:
+    pml_render_detail(c->file, ev, out);
+    if (out->s != NULL)
+      localize_numbers(c, out->s + start, out->len - start);
+    break;
+  case PML_COL_DATE_TIME: pml_csv_date_time(c, ev->time, out); break;
+  case PML_COL_RELATIVE_TIME: relative_time(c, ev->time, out); break;
+  case PML_COL_DURATION:
+    if (!pending)
+      duration(c, ev->duration, out);
+    break;
+  case PML_COL_COMPLETION_TIME:
+    if (!pending)
+      pml_csv_time_of_day(c, ev->time + ev->duration, out);
+    break;
+  case PML_COL_EVENT_CLASS: put_str(out, pml_class_name(ev->event_class)); break;
+  case PML_COL_SEQUENCE: put(out, "n/a", 3); break;
+  case PML_COL_TID: put_u64(out, ev->tid); break;
+  case PML_COL_CATEGORY: pml_render_category(c->file, ev, out); break;
+  case PML_COL_STACK:
+    for (uint32_t i = 0; i < ev->stack_depth; i++) {
+      struct ev_frame fr;
+      pml_frame_resolve(c->file, ev, i, &fr);
+      if (i > 0)
+        put(out, " > ", 3);
+      if (fr.module)
+        fb_strbuf_printf(out, "%s+0x%llx", fr.module, (unsigned long long)fr.offset);
+      else
+        fb_strbuf_printf(out, "0x%llx", (unsigned long long)fr.addr);
+    }
+    break;
+  default: break;
+  }
+}
+
+/* Double every quote in out[start..]: Procmon's CSV escaping. */
+static void escape_from(struct fb_strbuf *out, size_t start) {
+  size_t quotes = 0, end = out->len, w;
+  const char *q;
+
+  if (out->s == NULL || (q = memchr(out->s + start, '"', end - start)) == NULL)
+    return;
+  for (size_t i = (size_t)(q - out->s); i < end; i++)
+    quotes += out->s[i] == '"';
+  for (size_t i = 0; i < quotes; i++) /* make room */
+    put_ch(out, '"');
+  if (out->oom)
+    return;
+  w = out->len;
+  for (size_t i = end; i > start; i--) {
+    char ch = out->s[i - 1];
+    out->s[--w] = ch;
+    if (ch == '"')
+      out->s[--w] = '"';
+  }
+}
+
+void pml_csv_header(struct pml_csv *c, struct fb_strbuf *out) {
+  put(out, "\xEF\xBB\xBF", 3);
+  for (int i = 0; i < c->opt.ncolumns; i++) {
+    size_t start;
+    if (i > 0)
+      put_ch(out, ',');
+    put_ch(out, '"');
+    start = out->len;
+    put_str(out, pml_column_name(c->opt.columns[i]));
+    escape_from(out, start);
+    put_ch(out, '"');
+  }
+  put(out, "\r\n", 2);
+}
+
+/* The escaped text of a process column, made once per process. */
+static void put_process_column(struct pml_csv *c, const struct pml_process *p, int column,
+                               struct fb_strbuf *out) {
+  const struct pml_process *first = pml_process_at(c->file, 0);
+  uint32_t *span;
+  size_t start;
+
+  if (p == NULL)
+    return;
+  span = c->proc_span[(size_t)(p - first) * PML_COL_COUNT + (size_t)column];
+  if (span[1] == 0) {
+    start = c->proc_text.len;
+    process_field(p, column, &c->proc_text);
+    escape_from(&c->proc_text, start);
+    if (c->proc_text.oom || c->proc_text.len > UINT32_MAX - 1) {
+      start = out->len; /* no cache: write it directly */
+      process_field(p, column, out);
+      escape_from(out, start);
+      return;
+    }
+    span[0] = (uint32_t)start;
+    span[1] = (uint32_t)(c->proc_text.len - start) + 1;
+  }
+  put(out, c->proc_text.s + span[0], span[1] - 1);
+}
+
+void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf *out) {
+  for (int i = 0; i < c->opt.ncolumns; i++) {
+    int column = c->opt.columns[i];
+    size_t start;
+    if (i > 0)
+      put_ch(out, ',');
+    put_ch(out, '"');
+    if (is_process_column(column)) {
+      put_process_column(c, ev->process, column, out);
+    } else {
+      start = out->len;
+      pml_csv_field(c, ev, column, out);
+      escape_from(out, start);
+    }
+    put_ch(out, '"');
+  }
+  put(out, "\r\n", 2);
+}

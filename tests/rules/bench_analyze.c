@@ -1,0 +1,118 @@
+/* bench_analyze - how much the verdict engine adds to decoding.
+ *   bench_analyze [-n RUNS] FILE.pml...
+ * For each capture: median time of opening and decoding it to evidence with
+ * a sink that takes every file operation and does nothing (the parser's own
+ * cost), and of the same into the engine plus deciding,
+ * the ratio, and the engine's state bytes. Used by bench/analyze. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "parsers/pml/pml.h"
+#include "rules/engine.h"
+#include "rules/known_filters.h"
+#include "rules/verdict.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static int one_run(const char *path, const struct kf_db *db, int analyze, double *secs, size_t *state,
+                   size_t *findings) {
+  struct pml_file *f;
+  struct fb_error err;
+  struct ev_sink empty;
+  struct rules_engine *e = NULL;
+  struct verdict *v = NULL;
+  double t0 = now();
+  int rc;
+  memset(&empty, 0, sizeof(empty));
+  if (pml_open(&f, path, &err) < 0) {
+    fprintf(stderr, "%s: %s\n", path, err.msg);
+    return -1;
+  }
+  if (analyze) {
+    e = rules_engine_new(db, NULL);
+    v = verdict_new();
+    rc = pml_emit_evidence(f, rules_engine_sink(e), &err);
+    if (rc == 0)
+      rc = rules_engine_finish(e, v);
+    *state = rules_engine_state_bytes(e);
+    *findings = v->nfindings;
+  } else {
+    /* an empty sink still asks for every record, stacks resolved */
+    empty.file_op = NULL;
+    rc = pml_emit_evidence(f, &empty, &err);
+  }
+  rules_engine_free(e);
+  verdict_free(v);
+  pml_close(f);
+  *secs = now() - t0;
+  return rc;
+}
+
+static int noop_file_op(void *ctx, const struct ev_file_op *op) {
+  (void)ctx;
+  (void)op;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int runs = 5, i0 = 1;
+  struct kf_db *db = NULL;
+  struct fb_error err;
+  const char *dbp = getenv("FLTBLAME_DB");
+  if (argc > 2 && !strcmp(argv[1], "-n")) {
+    runs = atoi(argv[2]);
+    i0 = 3;
+  }
+  if (runs < 1 || runs > 99)
+    runs = 5;
+  if (kf_db_load(&db, dbp ? dbp : "etc/known-filters.tsv", &err) < 0) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
+  printf("%-40s %10s %10s %8s %12s %8s\n", "capture", "decode_s", "analyze_s", "added", "state_KiB",
+         "findings");
+  for (int a = i0; a < argc; a++) {
+    double dec[99], ana[99];
+    size_t state = 0, findings = 0;
+    for (int r = 0; r < runs; r++) {
+      struct pml_file *f;
+      struct ev_sink s;
+      double t0;
+      memset(&s, 0, sizeof(s));
+      s.file_op = noop_file_op; /* the reader builds every record, as it does for the engine */
+      t0 = now();
+      if (pml_open(&f, argv[a], &err) < 0) {
+        fprintf(stderr, "%s: %s\n", argv[a], err.msg);
+        return 1;
+      }
+      pml_emit_evidence(f, &s, &err);
+      pml_close(f);
+      dec[r] = now() - t0;
+      if (one_run(argv[a], db, 1, &ana[r], &state, &findings) < 0)
+        return 1;
+    }
+    qsort(dec, (size_t)runs, sizeof(double), cmp_d);
+    qsort(ana, (size_t)runs, sizeof(double), cmp_d);
+    {
+      const char *name = strrchr(argv[a], '/');
+      double d = dec[runs / 2], x = ana[runs / 2];
+      printf("%-40s %10.3f %10.3f %7.1f%% %12zu %8zu\n", name ? name + 1 : argv[a], d, x, 100.0 * (x - d) / d,
+             state / 1024, findings);
+    }
+  }
+  (void)one_run;
+  kf_db_free(db);
+  return 0;
+}
