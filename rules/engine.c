@@ -888,8 +888,10 @@ static int on_filter_info(void *ctx, const struct ev_filter_info *r) {
   umap_clear(&e->modcache);
   if ((v = inv_get(e, r->name)) == NULL)
     return e->oom;
-  /* fltmc prints the service name ("TmPreFlt"): prefer it for display */
-  v->display = intern(&e->in, r->name);
+  /* fltmc and FilterManager events print the service name ("TmPreFlt"):
+   * prefer it for display; a trace's image-derived name keeps the file name */
+  if (r->source != EV_FSRC_IMAGE)
+    v->display = intern(&e->in, r->name);
   v->sources |= r->source == EV_FSRC_EVENTLOG ? VD_SRC_EVENTLOG
                 : r->source == EV_FSRC_IMAGE  ? VD_SRC_IMAGE
                                               : VD_SRC_FLTMC;
