@@ -129,7 +129,8 @@ START_TEST(win10_cldflt_readfile) {
   ck_assert_str_eq(f->evidence[3].kind, "stack");
   ck_assert_str_eq(f->evidence[3].module, "cldflt.sys");
   ck_assert_uint_eq(f->evidence[3].index, 0);
-  ck_assert_str_eq(f->evidence[3].text, "cldflt.sys issued I/O from its own callback when this file was opened");
+  ck_assert_str_eq(f->evidence[3].text,
+                   "cldflt.sys issued I/O from its own callback when this file was opened");
   /* cldflt's own nested creates on its placeholder (e.g. event #0) */
   ck_assert_uint_eq(inv(v, "cldflt.sys")->stack_events, 6);
   verdict_free(v);
