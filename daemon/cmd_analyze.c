@@ -4,6 +4,7 @@
 
 #include "daemon/commands.h"
 #include "daemon/job.h"
+#include "parsers/error.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -34,7 +35,8 @@ static void usage(FILE *out) {
           "Without --out the text report is printed; with --out nothing is printed unless --json.\n"
           "\n"
           "exit status: 0 no findings, 1 findings were made, 2 usage error,\n"
-          "             3 no verdict could be made (input missing or unreadable), 4 internal error\n"
+          "             3 no findings and an input could not be read (fully), or no verdict at all,\n"
+          "             4 internal error (out of memory)\n"
           "\n"
           "example:\n"
           "  fltblame analyze upload.zip --out /srv/verdicts/case-1234 --lang zh-CN\n");
@@ -91,12 +93,14 @@ int cmd_analyze(int argc, char **argv) {
   rc = job_analyze(paths, n, &opt, &sum);
   if (rc < 0) {
     fprintf(stderr, "fltblame analyze: %s\n", sum.error[0] ? sum.error : "no verdict could be made");
-    return FB_EXIT_INPUT;
+    return rc == FB_ENOMEM ? FB_EXIT_INTERNAL : FB_EXIT_INPUT;
   }
   if (opt.out_dir)
     fprintf(stderr,
             "fltblame analyze: %d finding(s), %d confirmed; %d input(s), %d not fully read; "
             "%s/verdict.{json,txt}\n",
             sum.findings, sum.confirmed, sum.inputs, sum.inputs_failed, opt.out_dir);
-  return sum.findings > 0 ? FB_EXIT_FINDINGS : FB_EXIT_OK;
+  if (sum.findings > 0)
+    return FB_EXIT_FINDINGS;
+  return sum.inputs_failed > 0 ? FB_EXIT_INPUT : FB_EXIT_OK;
 }

@@ -258,6 +258,19 @@ static int on_callback(void *ctx, const struct ev_filter_callback *r) {
   return emit(p, o);
 }
 
+static int on_filter_info(void *ctx, const struct ev_filter_info *r) {
+  struct printer *p = ctx;
+  json_t *o;
+
+  if (!kind_ok(p, "filter_info", NULL) || p->flt->pid != UINT32_MAX || !path_ok(p, r->name, NULL))
+    return 0;
+  o = base_object("filter_info", r->time, &r->origin);
+  set_str(o, "name", r->name);
+  json_object_set_new(o, "source", json_string(ev_filter_source_name(r->source)));
+  json_object_set_new(o, "loaded", json_integer(r->loaded));
+  return emit(p, o);
+}
+
 static int on_fact(void *ctx, const struct ev_fact *r) {
   struct printer *p = ctx;
   json_t *o;
@@ -284,6 +297,7 @@ static void print_summary(FILE *out, const struct etl_decode_stats *s) {
   json_object_set_new(o, "minifilter_events", json_integer((json_int_t)s->minifilter_events));
   json_object_set_new(o, "minifilter_refused", json_integer((json_int_t)s->minifilter_refused));
   json_object_set_new(o, "minifilter_resolved", json_integer((json_int_t)s->minifilter_resolved));
+  json_object_set_new(o, "filters_seen", json_integer((json_int_t)s->filters_seen));
   json_object_set_new(o, "opend_matched", json_integer((json_int_t)s->opend_matched));
   json_object_set_new(o, "stacks_attached", json_integer((json_int_t)s->stacks_attached));
   json_object_set_new(o, "stacks_unmatched", json_integer((json_int_t)s->stacks_unmatched));
@@ -327,6 +341,7 @@ int etl_events_print(const char *path, FILE *out, const struct etl_events_filter
       .thread = on_thread,
       .file_op = on_file_op,
       .filter_callback = on_callback,
+      .filter_info = on_filter_info,
       .fact = on_fact,
   };
   struct etl_decode_stats st;

@@ -3,7 +3,7 @@
  *
  * Each line: {"time":"2026-01-05T02:00:01.1234567Z","kind":"file_op","pid":..,
  * "tid":..,...fields...,"stack":["fltmgr.sys+0x1844",...]}; kinds are image,
- * process, thread, file_op, filter_callback, fact. The last line is a
+ * process, thread, file_op, filter_callback, filter_info, fact. The last line is a
  * summary: {"kind":"summary",...decode statistics and the minifilter census}.
  */
 #ifndef FB_ETL_EVENTS_H
@@ -17,8 +17,8 @@
 struct etl_events_filter {
   const char *path; /* substring of path or device path (file_op), image path; NULL = any */
   uint32_t pid;     /* UINT32_MAX = any */
-  /* record kind ("file_op", "filter_callback", "image", "process", "thread",
-   * "fact") or a file-operation kind ("create", "close", "op_end", ...); NULL = any */
+  /* record kind ("file_op", "filter_callback", "filter_info", "image",
+   * "process", "thread", "fact") or a file-operation kind ("create", "close", "op_end", ...); NULL = any */
   const char *kind;
 };
 

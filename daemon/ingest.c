@@ -40,6 +40,8 @@ struct ctx {
   uint32_t entries; /* archive entries seen in this run */
   int stop;         /* a run-wide limit was hit: refuse everything else */
   char stop_msg[256];
+  dev_t work_dev; /* the work dir, so an upload directory holding it is not walked into it */
+  ino_t work_ino;
 };
 
 /* Result of writing or reading one file's bytes. */
@@ -602,13 +604,13 @@ static const char *entry_kind_refusal(struct archive_entry *e) {
   }
 }
 
-/* Walk comps[0..n-2] as directories under dest_fd. Returns a directory fd
- * (to close) and the rel path of that directory in *rel. */
-static int open_parents(int dest_fd, const char *dest_rel, char **comps, int n, char **rel) {
+/* Walk (creating) comps[0..n-1] as directories under dest_fd. Returns a
+ * directory fd (to close) and the rel path of that directory in *rel. */
+static int open_dirs(int dest_fd, const char *dest_rel, char **comps, int n, char **rel) {
   int fd = dup(dest_fd), i;
   char *r = strdup(dest_rel), *t;
 
-  for (i = 0; i < n - 1 && fd >= 0 && r != NULL; i++) {
+  for (i = 0; i < n && fd >= 0 && r != NULL; i++) {
     int sub = open_subdir(fd, comps[i]);
     close(fd);
     fd = sub;
@@ -639,7 +641,7 @@ static int unpack_file_entry(struct ctx *c, struct unpack *u, struct archive_ent
     set_status(c, u->self, INGEST_PARTIAL, "%s", why);
     return 1;
   }
-  dfd = open_parents(u->dest_fd, u->rel, comps, n, &dir_rel);
+  dfd = open_dirs(u->dest_fd, u->rel, comps, n - 1, &dir_rel);
   if (dfd < 0) {
     refuse(c, chain, u->depth, "cannot create directory for entry: %s", strerror(errno));
     free(dir_rel);
@@ -695,7 +697,7 @@ static void unpack_entries(struct ctx *c, struct unpack *u, enum fb_filetype typ
   int r;
 
   for (;;) {
-    char *name, *chain, *comps[MAX_COMPONENTS + 1], *norm;
+    char *name, *chain, *comps[MAX_COMPONENTS], *norm;
     const char *why = NULL, *kind;
     int n;
 
@@ -775,8 +777,7 @@ static void unpack_entries(struct ctx *c, struct unpack *u, enum fb_filetype typ
       set_status(c, u->self, INGEST_PARTIAL, "encrypted entries were not unpacked");
     } else if (archive_entry_filetype(e) == AE_IFDIR) {
       char *rel = NULL;
-      comps[n] = (char *)"x"; /* open_parents opens all but the last */
-      int dfd = open_parents(u->dest_fd, u->rel, comps, n + 1, &rel);
+      int dfd = open_dirs(u->dest_fd, u->rel, comps, n, &rel);
       if (dfd >= 0)
         close(dfd);
       free(rel);
@@ -997,6 +998,8 @@ static void ingest_dir(struct ctx *c, int dfd, const char *path, const char *cha
     }
     if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       refuse(c, sub_chain, 0, "cannot stat: %s", strerror(errno));
+    } else if (S_ISDIR(st.st_mode) && st.st_dev == c->work_dev && st.st_ino == c->work_ino) {
+      /* the work directory inside the upload directory: our own output */
     } else if (S_ISDIR(st.st_mode)) {
       int sub = level < MAX_COMPONENTS
                     ? openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -1083,6 +1086,14 @@ int ingest_run(const char *upload, const char *work_dir, const struct ingest_lim
   if (utf8 != (locale_t)0)
     old = uselocale(utf8);
   if (S_ISDIR(st.st_mode)) {
+    struct stat ws;
+    int wfd = work_dir_fd(&c);
+    if (wfd >= 0 && fstat(wfd, &ws) == 0) {
+      c.work_dev = ws.st_dev;
+      c.work_ino = ws.st_ino;
+    }
+    if (wfd >= 0)
+      close(wfd);
     ingest_dir(&c, fd, trimmed, base8, 0);
   } else if (S_ISREG(st.st_mode)) {
     fcntl(fd, F_SETFL, 0);

@@ -165,10 +165,12 @@ static enum fb_filetype text_type(const uint8_t *h, size_t n) {
   }
   if (setupapi)
     return FB_FT_SETUPAPI;
-  if (fltmc)
-    return FB_FT_FLTMC;
+  /* a log whose lines are mostly timestamped stays a log even if it quotes
+   * a fltmc table or prints a dashed separator */
   if (stamped >= 1 && stamped * 2 >= lines - (lines > 1 ? 1 : 0))
     return cbs * 2 > stamped ? FB_FT_CBS_LOG : FB_FT_SETUP_LOG;
+  if (fltmc)
+    return FB_FT_FLTMC;
   return FB_FT_OTHER;
 }
 

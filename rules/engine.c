@@ -404,6 +404,15 @@ struct irp_state {
   int major;
 };
 
+#define NESTED_RING 4096
+
+struct nested_open {
+  uint64_t path_hash;
+  const char *module, *file, *format;
+  uint64_t index, time;
+  uint32_t pid;
+};
+
 struct inv {
   const char *key;      /* lower, no .sys */
   const char *display;  /* first name seen */
@@ -439,9 +448,12 @@ struct rules_engine {
   struct umap invmap; /* key hash -> inv index */
   struct inv *inv;
   size_t ninv, inv_cap;
-  struct pool hpool;    /* open handles (struct handle): k1 = path hash, k2 = file object */
-  struct pool ipool;    /* callback state (struct irp_state): k1 = irp, k2 = file object */
-  struct umap groupmap; /* group key -> index in groups */
+  struct pool hpool;               /* open handles (struct handle): k1 = path hash, k2 = file object */
+  struct pool ipool;               /* callback state (struct irp_state): k1 = irp, k2 = file object */
+  struct umap groupmap;            /* group key -> index in groups */
+  struct nested_open *nested_ring; /* recent opens a filter issued from its callback, by path */
+  uint32_t nested_next;
+  struct umap nestmap;  /* path hash -> ring index (checked: the slot may have been reused) */
   struct umap modcache; /* module name hash -> MOD_* bits; cleared when the inventory changes */
   const char *last_file_raw, *last_file, *last_format_raw, *last_format;
   struct group *groups;
@@ -876,8 +888,10 @@ static int on_filter_info(void *ctx, const struct ev_filter_info *r) {
   umap_clear(&e->modcache);
   if ((v = inv_get(e, r->name)) == NULL)
     return e->oom;
-  /* fltmc prints the service name ("TmPreFlt"): prefer it for display */
-  v->display = intern(&e->in, r->name);
+  /* fltmc and FilterManager events print the service name ("TmPreFlt"):
+   * prefer it for display; a trace's image-derived name keeps the file name */
+  if (r->source != EV_FSRC_IMAGE)
+    v->display = intern(&e->in, r->name);
   v->sources |= r->source == EV_FSRC_EVENTLOG ? VD_SRC_EVENTLOG
                 : r->source == EV_FSRC_IMAGE  ? VD_SRC_IMAGE
                                               : VD_SRC_FLTMC;
@@ -1099,6 +1113,27 @@ static const char *service_driver(const char *process) {
   return NULL;
 }
 
+/* Remember that a filter opened this path itself (kept after the handle
+ * closes, so a later failure with a status that filter owns can cite it). */
+static void remember_nested(struct rules_engine *e, uint64_t ph, const struct handle *h) {
+  struct nested_open *n;
+  if (e->nested_ring == NULL && (e->nested_ring = calloc(NESTED_RING, sizeof(*e->nested_ring))) == NULL)
+    return;
+  if (e->nestmap.count > 4 * NESTED_RING)
+    umap_clear(&e->nestmap);
+  n = &e->nested_ring[e->nested_next];
+  n->path_hash = ph;
+  n->module = h->nested;
+  n->file = h->file;
+  n->format = h->format;
+  n->index = h->index;
+  n->time = h->time;
+  n->pid = h->pid;
+  if (umap_put(&e->nestmap, ph, e->nested_next) < 0)
+    e->oom = 1;
+  e->nested_next = (e->nested_next + 1) % NESTED_RING;
+}
+
 static void track_open(struct rules_engine *e, const struct ev_file_op *op, const char *path,
                        const char *process) {
   uint32_t at, victim, fi;
@@ -1137,6 +1172,7 @@ static void track_open(struct rules_engine *e, const struct ev_file_op *op, cons
       v->sources |= VD_SRC_STACK;
       v->stack_events++;
     }
+    remember_nested(e, ph, h);
   }
 }
 
@@ -1275,6 +1311,17 @@ static struct group *decide_denied(struct rules_engine *e, const struct ev_file_
       add_link(e, &g->f, "status_owner", &op->origin, op->time, op->pid, op->tid, 0, 0, op->status, 1,
                op->op_name, owner, text);
     }
+    if (!(g->reasons_seen & (1 << VD_R_STATUS_OWNER)) && path) {
+      /* the owner's own nested I/O on this very file, seen when it was opened */
+      uint64_t ph = hash_bytes(path, 1);
+      uint32_t slot = umap_get(&e->nestmap, ph);
+      const struct nested_open *n = slot != NIL && e->nested_ring ? &e->nested_ring[slot] : NULL;
+      if (n && n->path_hash == ph && n->module && !strcasecmp(n->module, owner)) {
+        struct ev_origin o = {n->file, n->format, n->index, EV_UNKNOWN_U64};
+        snprintf(text, sizeof(text), "%s issued I/O from its own callback when this file was opened", owner);
+        add_link(e, &g->f, "stack", &o, n->time, n->pid, 0, 0, 0, 0, 1, NULL, owner, text);
+      }
+    }
     g->reasons_seen |= 1 << VD_R_STATUS_OWNER;
     group_name(e, g, VD_STRONG, VD_R_STATUS_OWNER, owner, NULL);
   }
@@ -1401,6 +1448,8 @@ void rules_engine_free(struct rules_engine *e) {
   pool_free(&e->ipool);
   umap_free(&e->groupmap);
   umap_free(&e->modcache);
+  umap_free(&e->nestmap);
+  free(e->nested_ring);
   fb_strbuf_free(&e->tmp);
   free(e);
 }

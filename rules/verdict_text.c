@@ -10,7 +10,7 @@
 struct words {
   const char *title, *inputs, *range, *none, *finding, *denied, *held, *what, *by, *times, *first, *filter,
       *not_named, *confidence, *why, *candidates, *evidence, *holder, *holder_none, *inbox, *third,
-      *unknown_vendor, *fs_note, *facts, *limits, *more, *unproven, *crash;
+      *unknown_vendor, *fs_note, *facts, *limits, *more, *unproven, *crash, *next;
   const char *conf[4];
   const char *reason[10];
 };
@@ -48,6 +48,9 @@ static const struct words en = {
     .more = "more evidence links omitted",
     .unproven = "a suspect, not proven",
     .crash = "the machine crashed (bugcheck)",
+    .next =
+        "To confirm: reproduce while recording a WPR trace with minifilter I/O events (the \"Minifilter I/O "
+        "activity\" profile) and send the .etl.",
     .conf = {"undetermined", "suspect", "strong", "confirmed"},
     .reason =
         {
@@ -96,6 +99,9 @@ static const struct words zh = {
     .more = "条证据未列出",
     .unproven = "仅为嫌疑，尚未证实",
     .crash = "系统崩溃（蓝屏）",
+    .next = "如需确认：请在复现问题时用 WPR 录制包含 minifilter I/O 事件的跟踪（\"Minifilter I/O activity\" "
+            "配置），"
+            "并发送 .etl 文件。",
     .conf = {"无法确定", "可疑", "较强", "已确认"},
     .reason =
         {
@@ -162,6 +168,9 @@ static void put_finding(FILE *out, const struct words *w, const struct vd_findin
     fprintf(out, "  %s: %s\n", w->why, w->reason[f->reason]);
   if (f->fs_possible)
     fprintf(out, "  %s\n", w->fs_note);
+  if (f->kind == VD_DENIED && f->confidence < VD_CONFIRMED && f->observed_by &&
+      strcmp(f->observed_by, "minifilter"))
+    fprintf(out, "  %s\n", w->next);
   if (f->ncandidates) {
     fprintf(out, "  %s:\n", w->candidates);
     for (size_t i = 0; i < f->ncandidates; i++) {

@@ -276,6 +276,7 @@ struct held {
   /* callback */
   struct etl_flt_event cb;
   uint64_t start_ts; /* the matching init event's timestamp, 0 unknown */
+  int klass;         /* event class for stack_class */
   /* stack */
   uint64_t *kframes, *uframes;
   uint32_t nk, nu;
@@ -309,18 +310,24 @@ struct etl_decoder {
   struct intern names;
   struct modmap mods;
   struct u64map tid_pid;
-  struct u64map pid_name;  /* pid -> interned name */
-  struct u64map fo_path;   /* file object -> malloc'd device path */
-  struct u64map key_path;  /* file key -> malloc'd device path */
-  struct u64map irp_held;  /* irp -> slot */
-  struct u64map tsid_held; /* mix(ts, tid) -> slot, for StackWalk matching */
-  struct u64map key_wait;  /* stack key -> waiter index+1 */
-  struct u64map cb_start;  /* (callback data, routine, pre/post) -> init timestamp */
-  struct volume vols[MAX_VOLUMES];
+  struct u64map pid_name;     /* pid -> interned name */
+  struct u64map fo_path;      /* file object -> malloc'd device path */
+  struct u64map key_path;     /* file key -> malloc'd device path */
+  struct u64map irp_held;     /* irp -> slot */
+  struct u64map tsid_held;    /* mix(ts, tid) -> slot, for StackWalk matching */
+  struct u64map key_wait;     /* stack key -> waiter index+1 */
+  struct u64map cb_start;     /* (callback data, routine, pre/post) -> init timestamp */
+  struct u64map filters_seen; /* interned module name -> 1 */
+  struct volume *vols;        /* MAX_VOLUMES, allocated at the first mapping */
   unsigned nvols;
   /* pass-1 knowledge */
   uint64_t opend_seen;
   uint64_t stackwalk_seen;
+  /* which event classes (FileIo opcode, or 256 + Kernel-File id) receive
+   * StackWalk stacks: learnt in pass 1, so that pass 2 holds only those */
+  uint8_t stack_class[64];
+  int learned, stack_classes_known;
+  struct u64map recent; /* pass 1: mix(ts, tid) -> class + 1 of recent file/minifilter events */
   /* FileVersion record waiting for its image event (same timestamp) */
   uint64_t fv_ts;
   const char *fv_company;
@@ -413,6 +420,7 @@ void etl_decoder_free(struct etl_decoder *d) {
       held_release(d, i);
   free(d->held);
   free(d->ring);
+  free(d->vols);
   free(d->waiters);
   for (size_t i = 0; i < d->names.map.cap; i++)
     if (d->names.map.used[i])
@@ -427,6 +435,8 @@ void etl_decoder_free(struct etl_decoder *d) {
   map_free(&d->tsid_held);
   map_free(&d->key_wait);
   map_free(&d->cb_start);
+  map_free(&d->filters_seen);
+  map_free(&d->recent);
   free(d);
 }
 
@@ -530,6 +540,8 @@ static void learn_volume(struct etl_decoder *d, const struct etl_event_in *e) {
       d->vols[i] = v;
       return;
     }
+  if (d->vols == NULL && (d->vols = malloc(MAX_VOLUMES * sizeof(*d->vols))) == NULL)
+    return;
   if (d->nvols < MAX_VOLUMES)
     d->vols[d->nvols++] = v;
 }
@@ -584,6 +596,47 @@ static void learn_file_version(struct etl_decoder *d, const struct etl_event_in 
   d->fv_version = d->buf_a[0] ? intern(&d->names, d->buf_a) : NULL;
   etl_str_utf8(&fv.description, d->buf_a, sizeof(d->buf_a));
   d->fv_description = d->buf_a[0] ? intern(&d->names, d->buf_a) : NULL;
+}
+
+static uint64_t tsid_key(uint64_t ts, uint32_t tid) {
+  return mix64(ts) ^ ((uint64_t)tid * 0x9E3779B97F4A7C15ULL);
+}
+
+/* Stack class of a record: FileIo opcode, 256 + Kernel-File id, or -1. */
+static int class_of(const struct etl_event_in *e) {
+  if (e->kind == ETL_IN_KERNEL && e->group == ETL_GROUP_FILE)
+    return (int)(e->type & 0xFF);
+  if (e->kind == ETL_IN_MANIFEST && guid_eq(e->guid, etl_guid_kernel_file) && e->id < 256)
+    return 256 + (int)e->id;
+  return -1;
+}
+
+/* Pass 1: remember recent events by (time, thread); a stack for one marks its class. */
+static void learn_stack_classes(struct etl_decoder *d, const struct etl_event_in *e) {
+  int k = class_of(e);
+
+  if (k >= 0) {
+    if (d->recent.n >= (1u << 20))
+      map_free(&d->recent);
+    map_put(&d->recent, tsid_key(e->ts, e->has_ids ? e->tid : 0), (uint64_t)k + 1, NULL);
+  } else if (e->kind == ETL_IN_KERNEL && e->group == ETL_GROUP_STACKWALK &&
+             (e->type == 32 || e->type == 37 || e->type == 38)) {
+    struct etl_kstack s;
+    uint64_t *v;
+    if (etl_decode_stackwalk(e->type, e->ptr_size, e->payload, e->size, &s) != 0)
+      return;
+    v = map_get(&d->recent, tsid_key(s.event_ts, s.tid));
+    if (v == NULL)
+      v = map_get(&d->recent, tsid_key(s.event_ts, 0));
+    if (v)
+      d->stack_class[(*v - 1) / 8] |= (uint8_t)(1u << ((*v - 1) % 8));
+  }
+}
+
+static int class_gets_stacks(const struct etl_decoder *d, int k) {
+  if (!d->stack_classes_known)
+    return 1; /* single pass: any event may get one */
+  return k >= 0 && k < 512 && (d->stack_class[k / 8] >> (k % 8)) & 1;
 }
 
 /* Everything both passes need; returns nothing, never emits. */
@@ -644,7 +697,9 @@ static void learn(struct etl_decoder *d, const struct etl_event_in *e) {
 
 void etl_decoder_learn(struct etl_decoder *d, const struct etl_event_in *e) {
   d->emitting = 0;
+  d->learned = 1;
   learn(d, e);
+  learn_stack_classes(d, e);
 }
 
 /* ---- emission ----------------------------------------------------------- */
@@ -756,6 +811,35 @@ static int emit_file(struct etl_decoder *d, struct held *h) {
   return 0;
 }
 
+/* A driver whose routine FltMgr timed is a loaded minifilter: say so once
+ * per module, as a filter inventory entry from a loaded image. */
+static int emit_filter_seen(struct etl_decoder *d, const struct module *m, uint64_t time,
+                            const struct ev_origin *origin) {
+  struct ev_filter_info fi;
+  char name[256];
+  size_t n;
+
+  if (map_get(&d->filters_seen, (uint64_t)(uintptr_t)m->name))
+    return 0;
+  map_put(&d->filters_seen, (uint64_t)(uintptr_t)m->name, 1, NULL);
+  snprintf(name, sizeof(name), "%s", m->name);
+  n = strlen(name);
+  if (n > 4 && strcasecmp(name + n - 4, ".sys") == 0)
+    name[n - 4] = '\0'; /* fltmc prints "TmPreFlt" */
+  memset(&fi, 0, sizeof(fi));
+  fi.origin = *origin;
+  fi.source = EV_FSRC_IMAGE;
+  fi.time = time;
+  fi.name = name;
+  fi.instances = -1;
+  fi.frame = -1;
+  fi.loaded = 1;
+  d->st.filters_seen++;
+  if (d->sink.filter_info)
+    return sink_result(d, d->sink.filter_info(d->sink.ctx, &fi));
+  return 0;
+}
+
 static int emit_callback(struct etl_decoder *d, struct held *h) {
   struct ev_filter_callback cb;
   const struct etl_flt_event *x = &h->cb;
@@ -788,13 +872,11 @@ static int emit_callback(struct etl_decoder *d, struct held *h) {
   if (m)
     d->st.minifilter_resolved++;
   d->st.filter_callbacks++;
+  if (m && emit_filter_seen(d, m, cb.time, &cb.origin))
+    return FB_ESTOP;
   if (d->sink.filter_callback)
     return sink_result(d, d->sink.filter_callback(d->sink.ctx, &cb));
   return 0;
-}
-
-static uint64_t tsid_key(uint64_t ts, uint32_t tid) {
-  return mix64(ts) ^ ((uint64_t)tid * 0x9E3779B97F4A7C15ULL);
 }
 
 static void held_release(struct etl_decoder *d, uint32_t slot) {
@@ -832,7 +914,7 @@ static int held_ready(const struct etl_decoder *d, const struct held *h) {
   uint64_t age = d->now > h->ts ? d->now - h->ts : 0;
   int wants_end = h->what == HELD_FILE && h->f.irp && h->f.kind != ETL_FILE_OPEND &&
                   h->f.kind != ETL_FILE_NAME && d->opend_seen;
-  int wants_stack = d->stackwalk_seen && !h->has_stack;
+  int wants_stack = d->stackwalk_seen && !h->has_stack && class_gets_stacks(d, h->klass);
 
   if (h->waiting_keys)
     return 0; /* only pool pressure or the end releases these */
@@ -894,9 +976,7 @@ static struct held *held_new(struct etl_decoder *d, const struct etl_event_in *e
   struct held *h;
 
   if (d->free_head == 0 && d->nheld == d->held_cap) {
-    if (scan_held(d, 0))
-      return NULL;
-    if (d->free_head == 0 && evict_oldest(d))
+    if (evict_oldest(d)) /* no scan here: that would make a full pool quadratic */
       return NULL;
   }
   if (d->free_head) {
@@ -1098,6 +1178,7 @@ static int on_file(struct etl_decoder *d, const struct etl_event_in *e, const st
     return d->stop ? FB_ESTOP : 0;
   h->what = HELD_FILE;
   h->kfile = kfile;
+  h->klass = class_of(e);
   h->f = *f;
   h->f.path = (struct etl_str){0};
   h->path = known ? strdup(known) : NULL;
@@ -1132,6 +1213,7 @@ static int on_minifilter(struct etl_decoder *d, const struct etl_event_in *e) {
   if (h == NULL)
     return d->stop ? FB_ESTOP : 0;
   h->what = HELD_CALLBACK;
+  h->klass = class_of(e);
   h->cb = x;
   {
     /* pair init -> completion/failure of one callback invocation */
@@ -1285,7 +1367,11 @@ int etl_decoder_feed(struct etl_decoder *d, const struct etl_event_in *e) {
 
   if (d->stop)
     return FB_ESTOP;
-  d->emitting = 1;
+  if (!d->emitting) { /* first record of pass 2 */
+    d->emitting = 1;
+    d->stack_classes_known = d->learned;
+    map_free(&d->recent);
+  }
   d->st.records++;
   if (e->ts > d->now)
     d->now = e->ts;

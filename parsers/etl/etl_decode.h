@@ -2,7 +2,8 @@
  *
  * etl_emit_evidence() reads a trace with the core reader (etl.h) and calls
  * the sink once per image, process, thread, file operation and minifilter
- * callback, with stacks resolved to module+offset.
+ * callback, with stacks resolved to module+offset; each driver that minifilter
+ * callbacks name is also reported once as an ev_filter_info (source IMAGE).
  *
  * It reads the trace twice: pass 1 only learns the maps that WPR writes at
  * the END of a trace (process names, kernel/user modules from Image DCEnd,
@@ -80,6 +81,7 @@ struct etl_decode_stats {
   uint64_t minifilter_events;                                             /* FileIo 96..101 records seen */
   uint64_t minifilter_refused;  /* ... with a payload size that has no layout */
   uint64_t minifilter_resolved; /* callbacks whose routine fell in a known module */
+  uint64_t filters_seen;        /* distinct drivers named by callbacks (one ev_filter_info each) */
   uint64_t file_events;         /* classic FileIo + Kernel-File operation records */
   uint64_t opend_matched;       /* OperationEnd records joined to their operation */
   uint64_t stacks_attached;     /* stack records (or key definitions) attached to a held event */

@@ -29,3 +29,9 @@ fb_add_check_test(test_etl_writer
 fb_add_check_test(test_etl_events
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_etl_events.c
   LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group fb_etl_writer PkgConfig::JANSSON)
+
+# etlw_gen: command-line scenario generator (bench/etl_decode, examples).
+if(FLTBLAME_TESTS)
+  add_executable(etlw_gen ${CMAKE_CURRENT_LIST_DIR}/etlw_gen.c)
+  target_link_libraries(etlw_gen PRIVATE fb_etl_writer)
+endif()

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "parsers/error.h"
+#include "parsers/etl/etl.h"
 #include "parsers/etl/etl_decode.h"
 #include "tests/testutil.h"
 
@@ -241,6 +242,7 @@ START_TEST(win7_trace_without_proc_index) {
   ck_assert_uint_eq(st.kernel_modules, 141);
   ck_assert_uint_eq(st.stacks_unmatched, 18532); /* StackWalk for events fltblame does not hold */
   ck_assert_uint_eq(c.files, 0);
+  ck_assert_uint_eq(c.facts, 1);
 }
 END_TEST
 
@@ -258,7 +260,81 @@ START_TEST(wpr_trace_with_rundown_only_at_the_end) {
   ck_assert_uint_eq(st.kernel_modules, 251);
   ck_assert_uint_eq(st.volume_mappings, 10);
   ck_assert(strstr(c.names, "|TraceLoggingTester.exe|") != NULL);
+  ck_assert_uint_eq(c.facts, 1);   /* no minifilter events */
   ck_assert_int_eq(c.nnames, 121); /* distinct image names among the 486 processes */
+}
+END_TEST
+
+/* The most real minifilter data available: the real module map and the real
+ * first create of net.4.5.2.x64 (learnt through the core reader), plus ONE
+ * synthetic PreOpInit payload (the layout docs/etl-minifilter.md assumes)
+ * whose RoutineAddr lies in FileInfo's pre-create callback (the real stack
+ * shows fltmgr.sys+0x1844 calling fileinfo.sys+0x753c). */
+static int keep_cb(void *ctx, const struct ev_filter_callback *r) {
+  snprintf(ctx, 256, "%s %s+0x%llx fo=0x%llx irp=0x%llx mj=%d", ev_cb_phase_name(r->phase),
+           r->module ? r->module : "?", (unsigned long long)r->module_offset,
+           (unsigned long long)r->file_object, (unsigned long long)r->irp, r->major_function);
+  return 0;
+}
+
+START_TEST(synthetic_callback_resolves_in_a_real_module_map) {
+  struct etl_reader *r;
+  struct etl_record rec;
+  struct fb_error err;
+  char got[256] = "";
+  struct ev_sink sink = {.ctx = got, .filter_callback = keep_cb};
+  const struct etl_logfile *lf;
+  struct etl_decoder *d;
+  struct etl_clock clk;
+  struct etl_event_in e;
+  uint8_t payload[44];
+  uint64_t fileinfo = 0xfffff8800153a000ULL, fo = 0xfffffa83004bda90ULL, irp = 0xfffffa830393a3e8ULL;
+  uint64_t fields[5] = {fileinfo + 0x7500, fo, 0xfffff8a0001c2140ULL, irp, 0xfffffa8300e0f010ULL};
+
+  fb_error_init(&err, NULL);
+  ck_assert_int_eq(etl_reader_open_file(&r, tu_corpus("etl/perfview/net.4.5.2.x64.etl"), NULL, &err), 0);
+  lf = etl_reader_logfile(r);
+  clk = (struct etl_clock){lf->header_timestamp, lf->start_time, lf->perf_freq, lf->pointer_size};
+  d = etl_decoder_new(&clk, &sink, NULL, "net.4.5.2.x64.etl");
+  while (etl_reader_next(r, &rec, &err) == 1) {
+    if (etl_kind_is_kernel(rec.kind)) {
+      memset(&e, 0, sizeof(e));
+      e.kind = ETL_IN_KERNEL;
+      e.ts = rec.timestamp;
+      e.ptr_size = rec.ptr_size;
+      e.has_ids = rec.kind != ETL_KIND_PERFINFO64;
+      e.pid = rec.pid;
+      e.tid = rec.tid;
+      e.group = rec.group;
+      e.type = rec.opcode;
+      e.version = rec.version;
+      e.payload = rec.payload;
+      e.size = rec.payload_size;
+      etl_decoder_learn(d, &e);
+    }
+  }
+  etl_reader_close(r);
+  for (int i = 0; i < 5; i++)
+    for (int k = 0; k < 8; k++)
+      payload[i * 8 + k] = (uint8_t)(fields[i] >> (8 * k));
+  memset(payload + 40, 0, 4); /* IRP_MJ_CREATE */
+  memset(&e, 0, sizeof(e));
+  e.kind = ETL_IN_KERNEL;
+  e.ts = clk.t0 + 1;
+  e.ptr_size = 8;
+  e.has_ids = 1;
+  e.pid = 3988;
+  e.tid = 3780;
+  e.group = 4;
+  e.type = 96;
+  e.version = 3;
+  e.payload = payload;
+  e.size = sizeof(payload);
+  ck_assert_int_eq(etl_decoder_feed(d, &e), 0);
+  ck_assert_int_eq(etl_decoder_finish(d), 0);
+  ck_assert_str_eq(got, "pre_start fileinfo.sys+0x7500 fo=0xfffffa83004bda90 irp=0xfffffa830393a3e8 mj=0");
+  ck_assert_uint_eq(etl_decoder_stats(d)->minifilter_resolved, 1);
+  etl_decoder_free(d);
 }
 END_TEST
 
@@ -281,6 +357,7 @@ int main(void) {
   tcase_add_test(tc, net452_x86_968_creates);
   tcase_add_test(tc, shutdown_perfdiag_processes_and_kernel_modules);
   tcase_add_test(tc, small_32bit_trace_has_no_kernel_evidence);
+  tcase_add_test(tc, synthetic_callback_resolves_in_a_real_module_map);
   tcase_add_test(tc, win7_trace_without_proc_index);
   tcase_add_test(tc, wpr_trace_with_rundown_only_at_the_end);
   suite_add_tcase(s, tc);

@@ -346,23 +346,68 @@ START_TEST(pool_pressure_evicts_oldest) {
 
   memset(&s, 0, sizeof(s));
   d = etl_decoder_new(&clk, &sink, &opt, "t.etl");
-  /* a trace with stack walking: every create waits for its stack */
-  stack.n = 0;
-  le(&stack, 999999, 8), le(&stack, 1, 4), le(&stack, 1, 4), le(&stack, 0x10, 8);
-  e = kernel(1, 24, 32, 2, 0, 0, &stack);
-  etl_decoder_learn(d, &e);
-  for (int i = 0; i < 10; i++) {
-    b.n = 0;
-    le(&b, 0x1000 + (uint64_t)i, 8), le(&b, 0x2000 + (uint64_t)i, 8), le(&b, 7, 4), le(&b, 0, 4),
-        le(&b, 0, 4);
-    le(&b, 0, 4), wz(&b, "\\x");
-    e = kernel(10 + (uint64_t)i, 4, 64, 3, 4, 7, &b);
-    ck_assert_int_eq(etl_decoder_feed(d, &e), 0);
+  /* pass 1: a trace where creates get StackWalk stacks (one stack for the
+   * first create marks the class); pass 2 feeds the creates without their
+   * stacks, so each waits and the pool of 4 overflows */
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < 10; i++) {
+      b.n = 0;
+      le(&b, 0x1000 + (uint64_t)i, 8), le(&b, 0x2000 + (uint64_t)i, 8), le(&b, 7, 4), le(&b, 0, 4);
+      le(&b, 0, 4), le(&b, 0, 4), wz(&b, "\\x");
+      e = kernel(10 + (uint64_t)i, 4, 64, 3, 4, 7, &b);
+      if (pass == 0) {
+        etl_decoder_learn(d, &e);
+        if (i == 0) {
+          stack.n = 0;
+          le(&stack, 10, 8), le(&stack, 4, 4), le(&stack, 7, 4), le(&stack, 0x10, 8);
+          e = kernel(11, 24, 32, 2, 0, 0, &stack);
+          etl_decoder_learn(d, &e);
+        }
+      } else {
+        ck_assert_int_eq(etl_decoder_feed(d, &e), 0);
+      }
+    }
   }
   ck_assert_int_eq(s.files, 6);
   ck_assert_uint_eq(etl_decoder_stats(d)->evicted, 6);
   ck_assert_int_eq(etl_decoder_finish(d), 0);
   ck_assert_int_eq(s.files, 10);
+  etl_decoder_free(d);
+}
+END_TEST
+
+START_TEST(only_classes_that_get_stacks_wait) {
+  struct etl_clock clk = {.t0 = 0, .start_filetime = 1, .freq = 10000000, .ptr_size = 8};
+  struct seen s;
+  struct ev_sink sink = {&s, NULL, NULL, NULL, on_file, NULL, NULL, NULL};
+  struct etl_decoder *d;
+  struct buf stack, b;
+  struct etl_event_in e;
+
+  memset(&s, 0, sizeof(s));
+  d = etl_decoder_new(&clk, &sink, NULL, "t.etl");
+  /* pass 1 sees a stack for a Cleanup, none for Creates */
+  b.n = 0;
+  le(&b, 0x1000, 8), le(&b, 0x2000, 8), le(&b, 0x3000, 8), le(&b, 7, 4);
+  e = kernel(5, 4, 65, 3, 4, 7, &b);
+  etl_decoder_learn(d, &e);
+  stack.n = 0;
+  le(&stack, 5, 8), le(&stack, 4, 4), le(&stack, 7, 4), le(&stack, 0x10, 8);
+  e = kernel(6, 24, 32, 2, 0, 0, &stack);
+  etl_decoder_learn(d, &e);
+  /* pass 2: a Create is emitted at once, a Cleanup waits for its stack */
+  b.n = 0;
+  le(&b, 0x1100, 8), le(&b, 0x2100, 8), le(&b, 7, 4), le(&b, 0, 4), le(&b, 0, 4), le(&b, 0, 4), wz(&b, "\\y");
+  e = kernel(20, 4, 64, 3, 4, 7, &b);
+  ck_assert_int_eq(etl_decoder_feed(d, &e), 0);
+  ck_assert_int_eq(s.files, 1);
+  b.n = 0;
+  le(&b, 0x1200, 8), le(&b, 0x2100, 8), le(&b, 0x3100, 8), le(&b, 7, 4);
+  e = kernel(21, 4, 65, 3, 4, 7, &b);
+  ck_assert_int_eq(etl_decoder_feed(d, &e), 0);
+  ck_assert_int_eq(s.files, 1);
+  ck_assert_int_eq(etl_decoder_finish(d), 0);
+  ck_assert_int_eq(s.files, 2);
   etl_decoder_free(d);
 }
 END_TEST
@@ -385,6 +430,7 @@ int main(void) {
   tcase_add_test(tc, trace_without_minifilter_reports_the_fact);
   tcase_add_test(tc, sink_stop_is_honoured);
   tcase_add_test(tc, pool_pressure_evicts_oldest);
+  tcase_add_test(tc, only_classes_that_get_stacks_wait);
   tcase_add_test(tc, clock_conversion);
   suite_add_tcase(s, tc);
   return tu_run_suite(s);

@@ -112,8 +112,13 @@ END_TEST
 START_TEST(filters_select) {
   json_t *a;
 
-  a = events(NULL); /* process, thread, 8 images, create, callback */
-  ck_assert_uint_eq(json_array_size(a), 2 + etlw_std_driver_count + 2);
+  a = events(NULL); /* process, thread, 8 images, create, callback, filter_info */
+  ck_assert_uint_eq(json_array_size(a), 2 + etlw_std_driver_count + 3);
+  json_decref(a);
+  a = events("kind=filter_info");
+  ck_assert_uint_eq(json_array_size(a), 1);
+  ck_assert_str_eq(str(json_array_get(a, 0), "name"), "TmPreFlt");
+  ck_assert_str_eq(str(json_array_get(a, 0), "source"), "image");
   json_decref(a);
   a = events("path=更新");
   ck_assert_uint_eq(json_array_size(a), 1);

@@ -20,7 +20,7 @@
 
 struct col {
   uint64_t images, kernel_images, processes, threads, files, callbacks, facts;
-  char create[1024], frames[512], cbs[2048], proc[256], tmimage[256];
+  char create[1024], frames[512], cbs[2048], proc[256], tmimage[256], filters[256];
   struct ev_file_op first;
   uint64_t cb_duration;
 };
@@ -81,6 +81,13 @@ static int on_cb(void *ctx, const struct ev_filter_callback *r) {
   if (r->phase == EV_CB_PRE_END && r->start_time)
     c->cb_duration = r->time - r->start_time;
   c->callbacks++;
+  return 0;
+}
+static int on_filter_info(void *ctx, const struct ev_filter_info *r) {
+  struct col *c = ctx;
+  size_t n = strlen(c->filters);
+  snprintf(c->filters + n, sizeof(c->filters) - n, "%s%s/%s", n ? " " : "", r->name,
+           ev_filter_source_name(r->source));
   return 0;
 }
 static int on_fact(void *ctx, const struct ev_fact *r) {
@@ -159,7 +166,7 @@ static void write_scenario(const char *path, unsigned ptr, int compress, int min
 }
 
 static void read_back(const char *path, struct col *c, struct etl_decode_stats *st) {
-  struct ev_sink sink = {c, on_image, on_process, on_thread, on_file, on_cb, NULL, on_fact};
+  struct ev_sink sink = {c, on_image, on_process, on_thread, on_file, on_cb, on_filter_info, on_fact};
   struct fb_error err;
   char msg[1200];
   int rc;
@@ -200,7 +207,8 @@ static void check_scenario(unsigned ptr, int compress) {
   ck_assert_uint_eq(c.callbacks, 3);
   ck_assert_str_eq(c.cbs, "pre_start TmPreFlt.sys+0x1234 mj=0; pre_end TmPreFlt.sys+0x1234 mj=0; "
                           "pre_failed TmPreFlt.sys+0x1234 mj=0 0xc0000022");
-  ck_assert_uint_eq(c.cb_duration, 300); /* InitialTime 30 us before the completion */
+  ck_assert_uint_eq(c.cb_duration, 300);         /* InitialTime 30 us before the completion */
+  ck_assert_str_eq(c.filters, "TmPreFlt/image"); /* once, though named by three callbacks */
   ck_assert_uint_eq(st.minifilter_events, 3);
   ck_assert_uint_eq(st.minifilter_resolved, 3);
   ck_assert_uint_eq(st.opend_matched, 1);

@@ -5,3 +5,6 @@ if(FLTBLAME_TESTS)
 endif()
 fb_add_check_test(test_ingest SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_ingest.c
   LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group)
+fb_add_fuzzer(fuzz_ingest ${CMAKE_CURRENT_LIST_DIR}/fuzz_ingest.c
+  LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group
+  SEEDS ${CMAKE_CURRENT_LIST_DIR}/seeds)

@@ -18,8 +18,10 @@
 
 #include "daemon/ingest.h"
 #include "daemon/ingest_sha256.h"
+#include "daemon/ingest_side.h"
 #include "parsers/error.h"
 #include "tests/testutil.h"
+#include "tests/text/collect.h"
 
 #define SETUP_EVTX_SHA "c3fc4abdb46de4852ce9ceb64ad4fe514162c37aec52fdef640d4e4c0874d878"
 #define CBS_SHA "caa8e646bac99f21ef2fbbfc8ceea924ca8017c11e4d994b667d85c37604df1b"
@@ -197,6 +199,64 @@ static void write_zip(const char *path, const struct zentry *e, int n) {
   put32(f, cd_size);
   put32(f, cd_start);
   put16(f, 0);
+  fclose(f);
+}
+
+/* RAR 4 with stored entries, from the published header layout (no Debian
+ * tool writes rar). Each header: CRC16 (low half of the CRC-32 of the rest),
+ * type, flags, size, fields. Names ASCII, backslash-separated. */
+static void rar_header(FILE *f, const uint8_t *body, size_t n) {
+  put16(f, (unsigned)(crc32(0, body, (uInt)n) & 0xffff));
+  fwrite(body, 1, n, f);
+}
+
+static size_t le(uint8_t *p, uint64_t v, int bytes) {
+  int i;
+  for (i = 0; i < bytes; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+  return (size_t)bytes;
+}
+
+static void write_rar(const char *path, const struct zentry *e, int n) {
+  FILE *f = fopen(path, "wb");
+  uint8_t b[600];
+  size_t k;
+  int i;
+
+  ck_assert_ptr_nonnull(f);
+  fwrite("Rar!\x1a\x07\x00", 1, 7, f);
+  k = 0;
+  b[k++] = 0x73; /* archive header */
+  k += le(b + k, 0, 2);
+  k += le(b + k, 13, 2);
+  k += le(b + k, 0, 6);
+  rar_header(f, b, k);
+  for (i = 0; i < n; i++) {
+    size_t nl = strlen(e[i].name);
+    ck_assert_uint_lt(nl, 500);
+    k = 0;
+    b[k++] = 0x74;                /* file header */
+    k += le(b + k, 0x8000, 2);    /* LONG_BLOCK: data follows */
+    k += le(b + k, 32 + nl, 2);   /* header size */
+    k += le(b + k, e[i].size, 4); /* packed */
+    k += le(b + k, e[i].size, 4); /* unpacked */
+    b[k++] = 2;                   /* host OS: Windows */
+    k += le(b + k, crc32(0, e[i].data, (uInt)e[i].size), 4);
+    k += le(b + k, 0x5a8e3100, 4); /* DOS time */
+    b[k++] = 29;                   /* version to unpack */
+    b[k++] = 0x30;                 /* method: store */
+    k += le(b + k, nl, 2);
+    k += le(b + k, 0x20, 4); /* attributes: archive */
+    memcpy(b + k, e[i].name, nl);
+    k += nl;
+    rar_header(f, b, k);
+    fwrite(e[i].data, 1, e[i].size, f);
+  }
+  k = 0;
+  b[k++] = 0x7b; /* end of archive */
+  k += le(b + k, 0x4000, 2);
+  k += le(b + k, 7, 2);
+  rar_header(f, b, k);
   fclose(f);
 }
 
@@ -543,6 +603,50 @@ START_TEST(cab_made_by_gcab) {
 }
 END_TEST
 
+START_TEST(zip64_records) {
+  const char *dir = fresh_dir("zip64");
+  struct aentry e[2] = {{"a/Setup.evtx", K_FILE, tu_corpus("evtx/3gstudent/Setup.evtx"), NULL, 0},
+                        {"a/System.evtx", K_FILE, tu_corpus("evtx/omerbenamram-evtx/system.evtx"), NULL, 0}};
+  struct ingest_result r;
+  size_t n;
+  char *d;
+
+  write_archive(path_in(dir, "z64.zip"), "zip", NULL, "zip:zip64", e, 2);
+  d = slurp(path_in(dir, "z64.zip"), &n);
+  ck_assert_ptr_nonnull(memmem(d, n, "PK\x06\x06", 4)); /* a zip64 end of central directory record */
+  free(d);
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "z64.zip"), path_in(dir, "w"), NULL, &r), 0);
+  ck_assert_uint_eq(r.count, 3);
+  ck_assert_str_eq(must_chain(&r, "z64.zip!a/Setup.evtx")->sha256, SETUP_EVTX_SHA);
+  ck_assert_str_eq(must_chain(&r, "z64.zip!a/System.evtx")->sha256,
+                   "60e5fd8f10a3deecd58bd7bee2e03b1308d190fd13b52908be9d576c7f5d6623");
+  ingest_result_free(&r);
+}
+END_TEST
+
+START_TEST(rar4_built_by_hand) {
+  const char *dir = fresh_dir("rar");
+  size_t n = 0;
+  char *cbs = slurp(tu_corpus("logs/cbs/hofcake-CBS.log"), &n);
+  struct zentry e[2] = {{"logs\\CBS.log", cbs, n, 0},
+                        {"fltmc.txt", "Filter listing failed with error: 0x80070005\r\n", 46, 0}};
+  struct ingest_result r;
+
+  write_rar(path_in(dir, "logs.rar"), e, 2);
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "logs.rar"), path_in(dir, "w"), NULL, &r), 0);
+  ck_assert_uint_eq(r.count, 3);
+  ck_assert_int_eq(must_chain(&r, "logs.rar")->type, FB_FT_RAR);
+  ck_assert_int_eq(must_chain(&r, "logs.rar")->status, INGEST_OK);
+  ck_assert_str_eq(must_chain(&r, "logs.rar!logs/CBS.log")->sha256, CBS_SHA);
+  ck_assert_int_eq(must_chain(&r, "logs.rar!logs/CBS.log")->type, FB_FT_CBS_LOG);
+  ck_assert_int_eq(must_chain(&r, "logs.rar!fltmc.txt")->type, FB_FT_FLTMC);
+  ingest_result_free(&r);
+  free(cbs);
+}
+END_TEST
+
 START_TEST(encrypted_zip_is_refused_clearly) {
   const char *dir = fresh_dir("enc");
   struct aentry e[1] = {{"secret/CBS.log", K_FILE, tu_corpus("logs/cbs/hofcake-CBS.log"), NULL, 0}};
@@ -605,6 +709,17 @@ START_TEST(upload_directory_read_in_place) {
   ck_assert_ptr_nonnull(by_chain(&r, "up/" HUBEI "/\xe5\x93\x88.txt"));
   ck_assert(all_names_utf8(&r));
   ck_assert_int_eq(count_tree(path_in(dir, "w")), 0);
+  ingest_result_free(&r);
+
+  /* the work dir inside the upload directory is not walked into */
+  {
+    struct aentry z[1] = {{"inner.txt", K_FILE, NULL, "x", 0}};
+    write_archive(path_in(dir, "up/logs.zip"), "zip", NULL, NULL, z, 1);
+  }
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "up"), path_in(dir, "up/work"), NULL, &r), 0);
+  ck_assert_uint_eq(r.count, 5);
+  ck_assert_str_eq(must_chain(&r, "up/logs.zip!inner.txt")->rel_path, "logs.zip.d/inner.txt");
   ingest_result_free(&r);
 
   ingest_result_init(&r);
@@ -724,15 +839,33 @@ START_TEST(hostile_gigabyte_of_zeros) {
   ck_assert_ptr_null(by_chain(&r, "bomb.zip!after.txt")); /* the archive stopped there */
   ingest_result_free(&r);
 
-  /* single .gz stream: no declared size, stopped while streaming */
+  /* single .gz stream: no declared size, stopped while streaming. 1 GiB of
+   * zeros as 256 gzip members of 4 MiB each (one valid gzip stream, built
+   * much faster than one member) */
   {
-    gzFile gz = gzopen(path_in(dir, "zeros.bin.gz"), "wb");
-    static char zero[1 << 16];
+    z_stream z;
+    size_t chunk = 4u << 20, cap = compressBound((uLong)chunk) + 64, out;
+    char *zero = calloc(1, chunk), *packed = malloc(cap);
+    FILE *f = fopen(path_in(dir, "zeros.bin.gz"), "wb");
     int i;
-    ck_assert_ptr_nonnull(gz);
-    for (i = 0; i < (1 << 30) / (int)sizeof(zero); i++)
-      ck_assert_int_eq(gzwrite(gz, zero, sizeof(zero)), (int)sizeof(zero));
-    gzclose(gz);
+
+    ck_assert_ptr_nonnull(zero);
+    ck_assert_ptr_nonnull(packed);
+    ck_assert_ptr_nonnull(f);
+    memset(&z, 0, sizeof(z));
+    ck_assert_int_eq(deflateInit2(&z, 9, Z_DEFLATED, 16 + 15, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (Bytef *)zero;
+    z.avail_in = (uInt)chunk;
+    z.next_out = (Bytef *)packed;
+    z.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    out = cap - z.avail_out;
+    deflateEnd(&z);
+    for (i = 0; i < 256; i++)
+      ck_assert_uint_eq(fwrite(packed, 1, out, f), out);
+    fclose(f);
+    free(zero);
+    free(packed);
   }
   ingest_limits_default(&lim);
   lim.ratio_floor = 1 << 20;
@@ -762,7 +895,7 @@ END_TEST
 
 START_TEST(hostile_hundred_thousand_entries) {
   const char *dir = fresh_dir("many");
-  struct archive *a = writer(path_in(dir, "many.tar.gz"), "pax", "gzip", NULL);
+  struct archive *a = writer(path_in(dir, "many.tar.gz"), "ustar", "gzip", "gzip:compression-level=1");
   struct ingest_limits lim;
   struct ingest_result r;
   int i;
@@ -878,6 +1011,53 @@ START_TEST(damaged_archives_read_partly) {
 }
 END_TEST
 
+/* The whole path for job.c: upload -> artifacts -> side evidence. */
+START_TEST(side_evidence_of_an_upload) {
+  const char *dir = fresh_dir("side");
+  struct aentry e[6] = {
+      {"logs/System.evtx", K_FILE, tu_corpus("evtx/omerbenamram-evtx/system.evtx"), NULL, 0},
+      {"logs/CAPI2.evtx", K_FILE,
+       tu_corpus(
+           "evtx/omerbenamram-evtx/E_Windows_system32_winevt_logs_Microsoft-Windows-CAPI2%4Operational.evtx"),
+       NULL, 0},
+      {"logs/CBS.log", K_FILE, FB_SOURCE_DIR "/tests/text/samples/cbs-accessdenied.log", NULL, 0},
+      {"fltmc.txt", K_FILE, FB_SOURCE_DIR "/tests/text/samples/fltmc-filters-zh-gbk.txt", NULL, 0},
+      {"setupapi.dev.log", K_FILE, tu_corpus("logs/setup/plaso-setupapi.dev.log"), NULL, 0},
+      {"procmon.pml", K_FILE, tu_corpus("pml/win7-sp1-x86-filesystem.pml"), NULL, 0}};
+  struct ingest_result r;
+  struct collect c;
+  struct ev_sink sink = collect_sink(&c);
+  char msg[1024];
+  int counts[5] = {0, 0, 0, 0, 0};
+  size_t i;
+
+  write_archive(path_in(dir, "upload.zip"), "zip", NULL, NULL, e, 6);
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "upload.zip"), path_in(dir, "work"), NULL, &r), 0);
+  ck_assert_uint_eq(r.count, 7);
+  for (i = 0; i < r.count; i++) {
+    enum ingest_side_result x = ingest_read_side(&r.items[i], &sink, msg, sizeof(msg));
+    counts[x]++;
+    if (strcmp(r.items[i].chain, "upload.zip!logs/CAPI2.evtx") == 0) {
+      ck_assert_int_eq(x, INGEST_SIDE_PARTIAL);
+      ck_assert_ptr_nonnull(strstr(msg, "upload.zip!logs/CAPI2.evtx: "));
+      ck_assert_ptr_nonnull(strstr(msg, "3 of 340 records"));
+    }
+  }
+  ck_assert_int_eq(counts[INGEST_SIDE_NOT_MINE], 2); /* the zip and the PML */
+  ck_assert_int_eq(counts[INGEST_SIDE_READ], 4);
+  ck_assert_int_eq(counts[INGEST_SIDE_PARTIAL], 1);
+  ck_assert_uint_eq(c.nfilters, 26 + 6);    /* FilterManager events + fltmc rows */
+  ck_assert_uint_eq(c.nfacts, 5 + 3 + 194); /* WU failures, CBS failures, setupapi sections */
+  for (i = 0; i < c.nfacts; i++)
+    if (c.facts[i].r.kind == EV_FACT_CBS_FAILURE)
+      ck_assert_str_eq(c.facts[i].r.origin.file, "upload.zip!logs/CBS.log");
+  ck_assert_str_eq(c.filters[0].r.origin.file, "upload.zip!logs/System.evtx");
+  collect_free(&c);
+  ingest_result_free(&r);
+}
+END_TEST
+
 START_TEST(names_that_decode_in_no_way) {
   const char *dir = fresh_dir("badnames");
   struct zentry z[1] = {{"bad\xff\xfe\x80name.txt", "x", 1, 0}};
@@ -908,15 +1088,28 @@ int main(void) {
   tcase_add_test(tc, seven_z_in_zip_in_tar_gz);
   tcase_add_test(tc, compressed_streams_and_tar_filters);
   tcase_add_test(tc, cab_made_by_gcab);
+  tcase_add_test(tc, zip64_records);
+  tcase_add_test(tc, rar4_built_by_hand);
   tcase_add_test(tc, encrypted_zip_is_refused_clearly);
   tcase_add_test(tc, upload_directory_read_in_place);
-  tcase_add_test(tc, hostile_zip_slip_and_absolute_paths);
-  tcase_add_test(tc, hostile_links_and_devices);
-  tcase_add_test(tc, hostile_gigabyte_of_zeros);
-  tcase_add_test(tc, hostile_hundred_thousand_entries);
-  tcase_add_test(tc, hostile_depth_twenty);
   tcase_add_test(tc, damaged_archives_read_partly);
   tcase_add_test(tc, names_that_decode_in_no_way);
+  tcase_add_test(tc, side_evidence_of_an_upload);
+  suite_add_tcase(s, tc);
+  /* each refused with its message, nothing written outside, memory bounded */
+  tc = tcase_create("hostile");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, hostile_zip_slip_and_absolute_paths);
+  tcase_add_test(tc, hostile_links_and_devices);
+  tcase_add_test(tc, hostile_depth_twenty);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("bombs");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, hostile_gigabyte_of_zeros);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("many");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, hostile_hundred_thousand_entries);
   suite_add_tcase(s, tc);
   rc = tu_run_suite(s);
   if (rc == 0) { /* keep the evidence of a failure, drop the bulk of a pass */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "daemon/job.h"
 #include "rules/verdict.h"
@@ -124,6 +125,12 @@ START_TEST(win10_cldflt_readfile) {
   ck_assert_str_eq(f->filter.allocated, "409500, 180451");
   ck_assert_int_eq(f->confidence, VD_STRONG);
   ck_assert_int_eq(f->reason, VD_R_STATUS_OWNER);
+  /* cldflt's own create runs between two FltMgr runs when the file is opened (event #0): cited */
+  ck_assert_str_eq(f->evidence[3].kind, "stack");
+  ck_assert_str_eq(f->evidence[3].module, "cldflt.sys");
+  ck_assert_uint_eq(f->evidence[3].index, 0);
+  ck_assert_str_eq(f->evidence[3].text,
+                   "cldflt.sys issued I/O from its own callback when this file was opened");
   /* cldflt's own nested creates on its placeholder (e.g. event #0) */
   ck_assert_uint_eq(inv(v, "cldflt.sys")->stack_events, 6);
   verdict_free(v);
@@ -315,6 +322,43 @@ START_TEST(evtx_inventory_and_facts) {
 }
 END_TEST
 
+/* 'fltblame analyze' exit statuses, text and JSON on stdout, --out files. */
+static int run(const char *args) {
+  char cmd[2048];
+  int st;
+  snprintf(cmd, sizeof(cmd), "FLTBLAME_DATA_DIR='%s/etc' '%s/daemon/fltblame' analyze %s >/dev/null 2>&1",
+           FB_SOURCE_DIR, FB_BINARY_DIR, args);
+  st = system(cmd);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(command_exit_statuses) {
+  char args[1500], path[800];
+  char *txt;
+  snprintf(args, sizeof(args), "'%s'", tu_corpus("pml/win10-1909-x64-cldflt-readfile.pml"));
+  ck_assert_int_eq(run(args), 1); /* findings */
+  snprintf(args, sizeof(args), "'%s'", tu_corpus("pml/win10-22h2-x64-covefs.pml"));
+  ck_assert_int_eq(run(args), 0); /* none */
+  ck_assert_int_eq(run("/nonexistent.pml"), 3);
+  ck_assert_int_eq(run("--lang fr x.pml"), 2);
+  ck_assert_int_eq(run("--bogus"), 2);
+  ck_assert_int_eq(run(""), 2);
+  snprintf(args, sizeof(args), "'%s' --lang zh-CN --out '%s/cmd-out'",
+           tu_corpus("pml/win10-1909-x64-cldflt-readfile.pml"), tu_tmpdir());
+  ck_assert_int_eq(run(args), 1);
+  snprintf(path, sizeof(path), "%s/cmd-out/verdict.txt", tu_tmpdir());
+  txt = tu_read_file(path, NULL);
+  ck_assert_ptr_nonnull(txt);
+  ck_assert_ptr_nonnull(strstr(txt, "发现 1: 拒绝访问, STATUS_CLOUD_FILE_NOT_SUPPORTED (0xC000CF0A)"));
+  ck_assert_ptr_nonnull(strstr(txt, "  可信度: 较强\n"));
+  free(txt);
+  snprintf(path, sizeof(path), "%s/cmd-out/verdict.json", tu_tmpdir());
+  txt = tu_read_file(path, NULL);
+  ck_assert_ptr_nonnull(strstr(txt, "\"confidence\": \"strong\""));
+  free(txt);
+}
+END_TEST
+
 /* A missing input is listed as failed, and the job still gives a verdict. */
 START_TEST(missing_input_is_listed) {
   const char *p = "/nonexistent/upload.zip";
@@ -341,6 +385,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, etl_corpus_no_finding);
   tcase_add_test(tc, dump_crash_finding);
   tcase_add_test(tc, evtx_inventory_and_facts);
+  tcase_add_test(tc, command_exit_statuses);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -350,6 +350,20 @@ START_TEST(filetype_of_setup_logs) {
   /* %windir%\setupact.log of class installers: no timestamps, not a Panther log */
   ck_assert_int_eq(type_of(tu_corpus("logs/setup/kaifangliu-windir-setupact.log")), FB_FT_OTHER);
   ck_assert_int_eq(type_of(tu_corpus("logs/setup/shekhar-pbr-diagerr.xml")), FB_FT_OTHER);
+  {
+    /* a CBS.log quoting a fltmc table is still a CBS.log */
+    static const char log[] = "2024-03-12 10:14:58, Info                  CBS    Starting\r\n"
+                              "2024-03-12 10:14:59, Info                  CBS    Filters:\r\n"
+                              "Filter Name                     Num Instances    Altitude    Frame\r\n"
+                              "------------------------------  -------------  ------------  -----\r\n"
+                              "TmPreFlt                                3       328500         0\r\n"
+                              "2024-03-12 10:15:00, Info                  CBS    Done\r\n"
+                              "2024-03-12 10:15:01, Info                  CBS    Done\r\n"
+                              "2024-03-12 10:15:02, Info                  CBS    Done\r\n";
+    ck_assert_int_eq(fb_filetype_detect((const uint8_t *)log, sizeof(log) - 1), FB_FT_CBS_LOG);
+    /* and the table alone, with two log lines around it, is fltmc */
+    ck_assert_int_eq(fb_filetype_detect((const uint8_t *)log + 60, 60 + 3 * 70), FB_FT_FLTMC);
+  }
 }
 END_TEST
 
