@@ -1060,15 +1060,19 @@ END_TEST
 
 START_TEST(names_that_decode_in_no_way) {
   const char *dir = fresh_dir("badnames");
-  struct zentry z[1] = {{"bad\xff\xfe\x80name.txt", "x", 1, 0}};
+  struct zentry z[2] = {{"bad\xff\xfe\x80name.txt", "x", 1, 0}, {"dots../..x", "y", 1, 0}};
   struct ingest_result r;
   const struct ingest_artifact *a;
 
-  write_zip(path_in(dir, "bad.zip"), z, 1);
+  write_zip(path_in(dir, "bad.zip"), z, 2);
   ingest_result_init(&r);
   ck_assert_int_eq(ingest_run(path_in(dir, "bad.zip"), path_in(dir, "work"), NULL, &r), 0);
   a = must_chain(&r, "bad.zip!bad\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdname.txt");
   ck_assert_int_eq(a->status, INGEST_OK);
+  /* dots inside a name are not "..": written, inside */
+  a = must_chain(&r, "bad.zip!dots../..x");
+  ck_assert_int_eq(a->status, INGEST_OK);
+  ck_assert_str_eq(a->rel_path, "bad.zip.d/dots../..x");
   ck_assert(all_names_utf8(&r));
   ingest_result_free(&r);
 }
