@@ -9,6 +9,7 @@
 
 #include "daemon/job.h"
 #include "rules/verdict.h"
+#include "tests/dump/dump_writer.h"
 #include "tests/pml/pml_writer.h"
 #include "tests/rules/schema_check.h"
 #include "tests/testutil.h"
@@ -298,6 +299,82 @@ START_TEST(dump_crash_finding) {
 }
 END_TEST
 
+/* Issue 8's seed case end to end: the synthetic setupmem.dmp (bugcheck in
+ * ndis.sys, lwfmgr.sys frames above it) and the rollback setupact.log with
+ * 0xC1900101 - 0x40017 in one folder, analysed by the job into verdict.json. */
+static void write_file(const char *path, const void *data, size_t n) {
+  FILE *fp = fopen(path, "wb");
+  ck_assert_ptr_nonnull(fp);
+  ck_assert_uint_eq(fwrite(data, 1, n, fp), n);
+  ck_assert_int_eq(fclose(fp), 0);
+}
+
+static const char *make_seed_upload(void) {
+  static char dir[700];
+  char path[800];
+  size_t n;
+  uint8_t *dmp = dw_build_seed_case(&n);
+  ck_assert_ptr_nonnull(dmp);
+  snprintf(dir, sizeof(dir), "%s/seed-upload", tu_tmpdir());
+  snprintf(path, sizeof(path), "mkdir -p '%s/Rollback'", dir);
+  ck_assert_int_eq(system(path), 0);
+  snprintf(path, sizeof(path), "%s/Rollback/setupmem.dmp", dir);
+  write_file(path, dmp, n);
+  free(dmp);
+  snprintf(path, sizeof(path), "%s/Rollback/setupact.log", dir);
+  write_file(path, dw_seed_rollback_log(), strlen(dw_seed_rollback_log()));
+  return dir;
+}
+
+START_TEST(seed_case_upload_crash_verdict) {
+  char out[700], path[800], err[600];
+  const char *paths[1];
+  struct verdict *v;
+  json_t *root, *crashes, *c, *inputs;
+  json_error_t jerr;
+  char *json;
+
+  paths[0] = make_seed_upload();
+  snprintf(out, sizeof(out), "%s/seed-out", tu_tmpdir());
+  v = analyze(paths, 1, out);
+  ck_assert_uint_eq(v->ninputs, 2);
+  verdict_free(v);
+
+  snprintf(path, sizeof(path), "%s/verdict.json", out);
+  json = tu_read_file(path, NULL);
+  ck_assert_ptr_nonnull(json);
+  if (sc_validate_text(FB_SOURCE_DIR "/docs/verdict.schema.json", json, err, sizeof(err)))
+    ck_abort_msg("verdict.json does not conform: %s", err);
+  root = json_loads(json, 0, &jerr);
+  ck_assert_ptr_nonnull(root);
+  inputs = json_object_get(root, "inputs");
+  ck_assert_uint_eq(json_array_size(inputs), 2);
+  for (size_t i = 0; i < 2; i++)
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(inputs, i), "status")), "read");
+  ck_assert_uint_eq(json_array_size(json_object_get(root, "findings")), 0);
+  crashes = json_object_get(root, "crashes");
+  ck_assert_uint_eq(json_array_size(crashes), 1);
+  c = json_array_get(crashes, 0);
+  ck_assert_str_eq(json_string_value(json_object_get(c, "kind")), "crash");
+  ck_assert_str_eq(json_string_value(json_object_get(c, "rule")), "dump-stack-scan");
+  ck_assert_str_eq(json_string_value(json_object_get(c, "driver")), "lwfmgr.sys");
+  ck_assert_str_eq(json_string_value(json_object_get(c, "driver_at")), "lwfmgr.sys+0x2a10");
+  ck_assert_str_eq(json_string_value(json_object_get(c, "confidence")), "high");
+  /* a boot-phase rollback and a matching crash block: confirmed */
+  ck_assert_str_eq(json_string_value(json_object_get(c, "verdict_confidence")), "confirmed");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "bugcheck"), "code")), "0x1000007E");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "fault"), "module")), "ndis.sys");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "fault"), "at")), "ndis.sys+0x3a2f1");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "setup"), "phase")),
+                   "SECOND_BOOT / boot");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "setup"), "result")), "0xC1900101");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "setup"), "extend")), "0x00040017");
+  ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "setup"), "line")), 13);
+  json_decref(root);
+  free(json);
+}
+END_TEST
+
 /* A System.evtx: the filter inventory from FilterManager events (altitudes
  * as the machine reported them), observers flagged, WU failures as facts. */
 START_TEST(evtx_inventory_and_facts) {
@@ -384,6 +461,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, missing_input_is_listed);
   tcase_add_test(tc, etl_corpus_no_finding);
   tcase_add_test(tc, dump_crash_finding);
+  tcase_add_test(tc, seed_case_upload_crash_verdict);
   tcase_add_test(tc, evtx_inventory_and_facts);
   tcase_add_test(tc, command_exit_statuses);
   suite_add_tcase(s, tc);
