@@ -243,6 +243,16 @@ START_TEST(synthetic_upload) {
                                "Anti-Virus, third-party)\n  Confidence: strong\n"));
   free(json);
   free(txt);
+  /* zh-CN: a minifilter altitude is 高度, as in Microsoft's Chinese documentation */
+  snprintf(path, sizeof(path), "%s/verdict-zh.txt", out);
+  ck_assert_int_eq(verdict_write_text_file(v, "zh-CN", path, NULL), 0);
+  txt = tu_read_file(path, NULL);
+  ck_assert_ptr_nonnull(strstr(txt,
+                               "  过滤驱动: ContosoFlt.sys (Contoso Security Ltd., 高度 321000, FSFilter "
+                               "Anti-Virus, 第三方)\n  可信度: 较强\n"));
+  ck_assert_ptr_null(strstr(txt, "altitude"));
+  ck_assert_ptr_null(strstr(txt, "海拔"));
+  free(txt);
   verdict_free(v);
 }
 END_TEST
@@ -436,6 +446,36 @@ START_TEST(command_exit_statuses) {
 }
 END_TEST
 
+/* The seed case's verdict.txt in Simplified Chinese (--lang zh-CN): the
+ * crash block is in Chinese too, line by line. */
+START_TEST(seed_case_zh_cn_text) {
+  char args[1500], path[800];
+  char *txt;
+  snprintf(args, sizeof(args), "--lang zh-CN --out '%s/seed-zh' '%s'", tu_tmpdir(), make_seed_upload());
+  ck_assert_int_eq(run(args), 1);
+  snprintf(path, sizeof(path), "%s/seed-zh/verdict.txt", tu_tmpdir());
+  txt = tu_read_file(path, NULL);
+  ck_assert_ptr_nonnull(txt);
+  ck_assert_ptr_nonnull(strstr(txt, "\n发现 1: 系统崩溃（蓝屏）\n崩溃分析（dump-stack-scan）\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  错误检查代码: 0x1000007E SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M "
+                                    "(0xFFFFFFFFC0000005, 0xFFFFF8047264A2F1, 0xFFFFA60C8E3F62E8, "
+                                    "0xFFFFA60C8E3F61A0)，来源：内存转储文件\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  安装结果: 0xC1900101 - 0x40017\n  失败阶段: SECOND_BOOT / boot\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  出错模块: ndis.sys+0x3a2f1 [高]\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  肇事驱动: lwfmgr.sys，位于 lwfmgr.sys+0x2a10 [高]\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  依据: 故障发生在 ndis.sys 中，它是核心转发模块；lwfmgr.sys "
+                                    "是栈上从保存的栈指针往上第一个其他模块（2 个栈槽）。\n"));
+  ck_assert_ptr_nonnull(
+      strstr(txt, "\n  栈上模块: ndis.sys, lwfmgr.sys, Wdf01000.sys, ntoskrnl.exe, vendorx.sys\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  可信度: 已确认\n"));
+  /* none of the English block's labels are left */
+  ck_assert_ptr_null(strstr(txt, "Blamed driver"));
+  ck_assert_ptr_null(strstr(txt, "Faulting module"));
+  ck_assert_ptr_null(strstr(txt, "Why:"));
+  free(txt);
+}
+END_TEST
+
 /* A missing input is listed as failed, and the job still gives a verdict. */
 START_TEST(missing_input_is_listed) {
   const char *p = "/nonexistent/upload.zip";
@@ -464,6 +504,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, seed_case_upload_crash_verdict);
   tcase_add_test(tc, evtx_inventory_and_facts);
   tcase_add_test(tc, command_exit_statuses);
+  tcase_add_test(tc, seed_case_zh_cn_text);
   suite_add_tcase(s, tc);
   return s;
 }
