@@ -133,6 +133,33 @@ static void put(char *dst, size_t n, const char *s) {
     snprintf(dst, n, "%s", s);
 }
 
+/* A crash finding (kind "crash", docs/crash.md) counts like a file finding;
+ * its blamed driver is the job's top filter when no file finding names one. */
+static void read_crashes(json_t *crashes, struct worker_result *r, int take_top) {
+  json_t *f;
+  size_t i;
+
+  if (!json_is_array(crashes))
+    return;
+  r->findings += (int)json_array_size(crashes);
+  json_array_foreach(crashes, i, f) {
+    const char *c = str_of(f, "verdict_confidence");
+    if (c && !strcmp(c, "confirmed"))
+      r->confirmed++;
+  }
+  if (!take_top)
+    return;
+  json_array_foreach(crashes, i, f) {
+    const char *driver = str_of(f, "driver");
+    if (driver == NULL || driver[0] == '\0')
+      continue;
+    put(r->filter, sizeof(r->filter), driver);
+    put(r->vendor, sizeof(r->vendor), str_of(f, "vendor")); /* {"name": ...} */
+    put(r->confidence, sizeof(r->confidence), str_of(f, "verdict_confidence"));
+    break;
+  }
+}
+
 void worker_read_verdict(const char *verdict_json, struct worker_result *r) {
   json_t *root = json_load_file(verdict_json, 0, NULL);
   json_t *findings, *f, *filt;
@@ -140,10 +167,11 @@ void worker_read_verdict(const char *verdict_json, struct worker_result *r) {
 
   if (root == NULL)
     return;
+  r->findings = 0;
+  r->confirmed = 0;
   findings = json_object_get(root, "findings");
   if (json_is_array(findings)) {
     r->findings = (int)json_array_size(findings);
-    r->confirmed = 0;
     json_array_foreach(findings, i, f) {
       const char *c = str_of(f, "confidence");
       if (c && !strcmp(c, "confirmed"))
@@ -162,6 +190,7 @@ void worker_read_verdict(const char *verdict_json, struct worker_result *r) {
       put(r->fail_process, sizeof(r->fail_process), str_of(f, "process"));
     }
   }
+  read_crashes(json_object_get(root, "crashes"), r, json_array_size(findings) == 0);
   json_decref(root);
 }
 

@@ -495,6 +495,7 @@ static void blame_from_dump(const struct crash_ctx *c, const struct bugcheck *b,
   }
   if (f->user_initiated) {
     stack_report(b, "", f);
+    f->reason_code = CRASH_R_USER_INITIATED;
     snprintf(
         f->reason, sizeof(f->reason),
         "bugcheck 0x%X was initiated by the user or firmware (%s), not by a driver fault: no driver blamed",
@@ -507,6 +508,7 @@ static void blame_from_dump(const struct crash_ctx *c, const struct bugcheck *b,
                             strcmp(first->module, name) == 0
                         ? CRASH_CONF_HIGH
                         : CRASH_CONF_MEDIUM;
+    f->reason_code = CRASH_R_FAULT_IN_DRIVER;
     snprintf(f->reason, sizeof(f->reason),
              "the CPU faulted inside %s, which is not a core pass-through module%s", name,
              f->confidence == CRASH_CONF_HIGH ? "; the first driver frames on the stack are its own" : "");
@@ -515,6 +517,7 @@ static void blame_from_dump(const struct crash_ctx *c, const struct bugcheck *b,
   } else if (f->fault_in_unloaded) {
     name = f->faulting_module;
     f->confidence = CRASH_CONF_MEDIUM;
+    f->reason_code = CRASH_R_FAULT_IN_UNLOADED;
     snprintf(f->reason, sizeof(f->reason),
              "the fault address lies where %s was loaded before it unloaded: code of an unloaded driver ran",
              name);
@@ -529,6 +532,8 @@ static void blame_from_dump(const struct crash_ctx *c, const struct bugcheck *b,
         f->faulting_confidence == CRASH_CONF_HIGH && f->stack_from_sp && first_hits >= 2 && fault_seen_before
             ? CRASH_CONF_HIGH
             : CRASH_CONF_MEDIUM;
+    f->reason_code = CRASH_R_FIRST_ABOVE_CORE;
+    f->reason_hits = first_hits;
     snprintf(f->reason, sizeof(f->reason),
              "%s%s%s is a core pass-through module; %s is the first other module on the stack%s (%u slots)",
              f->faulting_module[0] ? "the fault is in " : "no faulting module; ", f->faulting_module,
@@ -536,6 +541,7 @@ static void blame_from_dump(const struct crash_ctx *c, const struct bugcheck *b,
              f->stack_from_sp ? " above the saved stack pointer" : "", first_hits);
   } else {
     stack_report(b, "", f);
+    f->reason_code = CRASH_R_CORE_ONLY;
     snprintf(f->reason, sizeof(f->reason),
              "only core pass-through modules on the copied stack (%s): no driver blamed",
              f->stack_modules[0] ? f->stack_modules : "no module hits");
@@ -698,22 +704,27 @@ int crash_decide(struct crash_ctx *c, struct crash_finding *f) {
     copy(f->rule, sizeof(f->rule), c->has_log_crash ? "rollback-log-crash-block" : "event-log-bugcheck");
     fill_bugcheck(f, b, c->has_log_crash ? "setup log" : "event log");
     merge_log_crash(c, f, 0);
-    if (f->user_initiated)
+    if (f->user_initiated) {
+      f->reason_code = CRASH_R_USER_INITIATED;
       snprintf(f->reason, sizeof(f->reason), "bugcheck 0x%X was initiated by the user: no driver blamed",
                b->code);
-    else if (c->has_log_crash && b->subject[0]) {
+    } else if (c->has_log_crash && b->subject[0]) {
       copy(f->blamed, sizeof(f->blamed), b->subject);
       f->confidence = CRASH_CONF_LOW;
+      f->reason_code = CRASH_R_LOG_BLOCK_ONLY;
       snprintf(f->reason, sizeof(f->reason),
                "named only by the rollback log's crash block; no dump was read to confirm it");
-    } else
+    } else {
+      f->reason_code = CRASH_R_LOG_ONLY;
       snprintf(
           f->reason, sizeof(f->reason),
           "bugcheck 0x%X known from the %s only; without the dump's module list and stack no driver can be "
           "named",
           b->code, f->bugcheck_source);
+    }
   } else if (c->has_result && c->extend != EV_UNKNOWN_U32 && (c->result & 0xFFFFFF00u) == 0xC1900100u) {
     copy(f->rule, sizeof(f->rule), "setup-result");
+    f->reason_code = CRASH_R_SETUP_RESULT_ONLY;
     snprintf(f->reason, sizeof(f->reason),
              "Setup rolled back in %s; no dump or crash block was found to name a driver", c->phase);
   } else {

@@ -71,6 +71,20 @@ struct crash_install {
   char text[256];   /* subject / path / text of the section, joined */
 };
 
+/* Which rule wrote crash_finding.reason, so a report can say it in another
+ * language (verdict.txt --lang zh-CN) from the finding's own fields. */
+enum crash_reason {
+  CRASH_R_NONE = 0,
+  CRASH_R_USER_INITIATED,    /* bugcheck, bugcheck_name */
+  CRASH_R_FAULT_IN_DRIVER,   /* blamed; confidence high adds "its frames come first" */
+  CRASH_R_FAULT_IN_UNLOADED, /* blamed */
+  CRASH_R_FIRST_ABOVE_CORE,  /* faulting_module ("" none), blamed, stack_from_sp, reason_hits */
+  CRASH_R_CORE_ONLY,         /* stack_modules */
+  CRASH_R_LOG_BLOCK_ONLY,    /* blamed from the rollback log's crash block */
+  CRASH_R_LOG_ONLY,          /* bugcheck, bugcheck_source */
+  CRASH_R_SETUP_RESULT_ONLY, /* phase */
+};
+
 struct crash_finding {
   char kind[8];  /* "crash" */
   char rule[48]; /* "dump-stack-scan", "rollback-log-crash-block", "event-log-bugcheck", "setup-result" */
@@ -99,6 +113,8 @@ struct crash_finding {
   char blamed_at[96]; /* first matching address, "lwfmgr.sys+0x2a10" */
   enum crash_confidence confidence;
   char reason[512]; /* why this driver, or why none */
+  enum crash_reason reason_code;
+  uint32_t reason_hits; /* CRASH_R_FIRST_ABOVE_CORE: stack slots of the blamed driver */
 
   int stack_from_sp;       /* scan started at the saved stack pointer */
   uint32_t stack_slots;    /* slots scanned */

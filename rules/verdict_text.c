@@ -10,13 +10,14 @@
 struct words {
   const char *title, *inputs, *range, *none, *finding, *denied, *held, *what, *by, *times, *first, *filter,
       *not_named, *confidence, *why, *candidates, *evidence, *holder, *holder_none, *inbox, *third,
-      *unknown_vendor, *fs_note, *facts, *limits, *more, *unproven, *crash, *next;
+      *unknown_vendor, *fs_note, *facts, *limits, *more, *unproven, *crash, *next, *altitude;
   const char *conf[4];
   const char *reason[10];
 };
 
 static const struct words en = {
     .title = "fltblame verdict",
+    .altitude = "altitude",
     .inputs = "Inputs",
     .range = "Time range",
     .none = "No filter driver denied or held a file in these captures.",
@@ -72,6 +73,8 @@ static const struct words en = {
 
 static const struct words zh = {
     .title = "fltblame 分析结论",
+    /* Microsoft's Chinese documentation calls a minifilter altitude 高度 */
+    .altitude = "高度",
     .inputs = "输入文件",
     .range = "时间范围",
     .none = "在这些抓取数据中，没有发现文件系统过滤驱动拒绝或占用文件。",
@@ -133,9 +136,9 @@ static void put_filter(FILE *out, const struct words *w, const struct vd_filter 
   if (f->product)
     fprintf(out, ", %s", f->product);
   if (f->altitude)
-    fprintf(out, ", altitude %s", f->altitude);
+    fprintf(out, ", %s %s", w->altitude, f->altitude);
   else if (f->allocated)
-    fprintf(out, ", altitude %s", f->allocated);
+    fprintf(out, ", %s %s", w->altitude, f->allocated);
   if (f->group && (f->altitude || !f->allocated || !strchr(f->allocated, ',')))
     fprintf(out, ", %s", f->group);
   fprintf(out, ", %s)", f->inbox ? w->inbox : w->third);
@@ -191,6 +194,98 @@ static void put_finding(FILE *out, const struct words *w, const struct vd_findin
   }
 }
 
+/* The crash block in Simplified Chinese, from the finding's fields; the
+ * English one is the crash rules' own (crash_finding_text). Evidence lines
+ * stay as the rules wrote them (English), under a heading that says so. */
+static const char *zh_crash_conf(enum crash_confidence c) {
+  switch (c) {
+  case CRASH_CONF_HIGH: return "高";
+  case CRASH_CONF_MEDIUM: return "中";
+  case CRASH_CONF_LOW: return "低";
+  default: return "无";
+  }
+}
+
+static const char *zh_bugcheck_source(const char *src) {
+  if (!strcmp(src, "dump"))
+    return "内存转储文件";
+  if (!strcmp(src, "setup log"))
+    return "安装日志";
+  if (!strcmp(src, "event log"))
+    return "事件日志";
+  return src;
+}
+
+static void zh_crash_reason(const struct crash_finding *f, struct fb_strbuf *b) {
+  switch (f->reason_code) {
+  case CRASH_R_USER_INITIATED:
+    fb_strbuf_printf(b, "错误检查 0x%X 由用户或固件主动触发（%s），并非驱动故障：不认定任何驱动。",
+                     f->bugcheck, f->bugcheck_name[0] ? f->bugcheck_name : "手动触发的崩溃");
+    break;
+  case CRASH_R_FAULT_IN_DRIVER:
+    fb_strbuf_printf(b, "CPU 在 %s 内部出错，而它不是核心转发模块%s。", f->blamed,
+                     f->confidence == CRASH_CONF_HIGH ? "；栈上最先出现的驱动栈帧也属于它" : "");
+    break;
+  case CRASH_R_FAULT_IN_UNLOADED:
+    fb_strbuf_printf(b, "出错地址位于 %s 卸载前所占的地址范围内：已卸载驱动的代码仍被执行。", f->blamed);
+    break;
+  case CRASH_R_FIRST_ABOVE_CORE:
+    if (f->faulting_module[0])
+      fb_strbuf_printf(b, "故障发生在 %s 中，它是核心转发模块；", f->faulting_module);
+    else
+      fb_strbuf_puts(b, "无法确定出错模块；");
+    fb_strbuf_printf(b, "%s 是栈上%s第一个其他模块（%u 个栈槽）。", f->blamed,
+                     f->stack_from_sp ? "从保存的栈指针往上" : "", f->reason_hits);
+    break;
+  case CRASH_R_CORE_ONLY:
+    fb_strbuf_printf(b, "复制的调用栈上只有核心转发模块（%s）：不认定任何驱动。",
+                     f->stack_modules[0] ? f->stack_modules : "没有匹配的模块");
+    break;
+  case CRASH_R_LOG_BLOCK_ONLY:
+    fb_strbuf_puts(b, "仅由回滚日志中的崩溃记录指出；没有可用于核实的内存转储文件。");
+    break;
+  case CRASH_R_LOG_ONLY:
+    fb_strbuf_printf(b, "错误检查 0x%X 仅见于%s；没有内存转储中的模块列表和调用栈，无法认定驱动。",
+                     f->bugcheck, zh_bugcheck_source(f->bugcheck_source));
+    break;
+  case CRASH_R_SETUP_RESULT_ONLY:
+    fb_strbuf_printf(b, "安装程序在 %s 阶段回滚；未找到内存转储或崩溃记录，无法认定驱动。", f->phase);
+    break;
+  default: fb_strbuf_puts(b, f->reason); break;
+  }
+}
+
+static void zh_crash_text(const struct crash_finding *f, struct fb_strbuf *b) {
+  fb_strbuf_printf(b, "崩溃分析（%s）\n", f->rule);
+  if (f->has_bugcheck)
+    fb_strbuf_printf(b, "  错误检查代码: 0x%08X %s (0x%llX, 0x%llX, 0x%llX, 0x%llX)，来源：%s\n", f->bugcheck,
+                     f->bugcheck_name, (unsigned long long)f->params[0], (unsigned long long)f->params[1],
+                     (unsigned long long)f->params[2], (unsigned long long)f->params[3],
+                     zh_bugcheck_source(f->bugcheck_source));
+  if (f->has_setup_result && f->setup_extend != EV_UNKNOWN_U32) {
+    fb_strbuf_printf(b, "  安装结果: 0x%08X - 0x%X\n", f->setup_result, f->setup_extend);
+    fb_strbuf_printf(b, "  失败阶段: %s\n", f->phase);
+  }
+  if (f->faulting_module[0])
+    fb_strbuf_printf(b, "  出错模块: %s [%s]\n", f->faulting_at, zh_crash_conf(f->faulting_confidence));
+  if (f->blamed[0])
+    fb_strbuf_printf(b, "  肇事驱动: %s，位于 %s [%s]%s%s\n", f->blamed, f->blamed_at[0] ? f->blamed_at : "?",
+                     zh_crash_conf(f->confidence), f->has_vendor ? " - " : "",
+                     f->has_vendor ? (f->vendor.product[0] ? f->vendor.product : f->vendor.vendor) : "");
+  else
+    fb_strbuf_puts(b, "  肇事驱动: 无\n");
+  fb_strbuf_puts(b, "  依据: ");
+  zh_crash_reason(f, b);
+  fb_strbuf_puts(b, "\n");
+  if (f->stack_modules[0])
+    fb_strbuf_printf(b, "  栈上模块: %s\n", f->stack_modules);
+  if (f->nevidence) {
+    fb_strbuf_puts(b, "  证据（分析规则的英文原文）:\n");
+    for (uint32_t i = 0; i < f->nevidence; i++)
+      fb_strbuf_printf(b, "  - %s\n", f->evidence[i]);
+  }
+}
+
 int verdict_write_text(const struct verdict *v, const char *lang, FILE *out) {
   const struct words *w = lang && !strcmp(lang, "zh-CN") ? &zh : &en;
   char t1[40], t2[40];
@@ -211,7 +306,10 @@ int verdict_write_text(const struct verdict *v, const char *lang, FILE *out) {
   for (size_t i = 0; i < v->ncrashes; i++) {
     struct fb_strbuf b;
     fb_strbuf_init(&b);
-    crash_finding_text(&v->crashes[i], &b); /* the crash rules' own (English) block */
+    if (w == &zh)
+      zh_crash_text(&v->crashes[i], &b);
+    else
+      crash_finding_text(&v->crashes[i], &b); /* the crash rules' own block */
     fprintf(out, "\n%s %zu: %s\n%s  %s: %s\n", w->finding, v->nfindings + i + 1, w->crash, b.s ? b.s : "",
             w->confidence, w->conf[vd_crash_confidence(&v->crashes[i])]);
     fb_strbuf_free(&b);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/job.h"
 #include "daemon/jobs.h"
 #include "daemon/report.h"
 #include "daemon/serve_config.h"
@@ -386,6 +387,66 @@ START_TEST(test_worker_verdicts) {
 }
 END_TEST
 
+/* Crash findings (issue 8) count as findings; the blamed driver is the
+ * job's top filter when no file finding names one. */
+START_TEST(test_worker_reads_crash_findings) {
+  char out[1024], path[1200];
+  const char *dmp = tu_corpus("dumps/rizin-triage_x64.dmp");
+  struct job_options opt = {0};
+  struct job_summary sum;
+  struct worker_result r;
+
+  /* a real verdict: the corpus x64 triage dump, analysed by the engine */
+  snprintf(out, sizeof(out), "%s/crash-verdict", tu_tmpdir());
+  opt.data_dir = FB_SOURCE_DIR "/etc";
+  opt.out_dir = out;
+  opt.print = JOB_PRINT_NONE;
+  ck_assert_int_eq(job_analyze(&dmp, 1, &opt, &sum), 0);
+  ck_assert_int_eq(sum.findings, 1);
+  snprintf(path, sizeof(path), "%s/verdict.json", out);
+  memset(&r, 0, sizeof(r));
+  worker_read_verdict(path, &r);
+  ck_assert_int_eq(r.findings, 1);
+  ck_assert_int_eq(r.confirmed, 0); /* no setup log corroborates it: strong */
+  ck_assert_str_eq(r.filter, "amdppm.sys");
+  ck_assert_str_eq(r.confidence, "strong");
+  ck_assert_str_eq(r.vendor, "");
+  ck_assert_str_eq(r.fail_path, "");
+
+  /* a file finding keeps the top spot; both kinds are counted */
+  snprintf(path, sizeof(path), "%s/mixed.json", tu_tmpdir());
+  write_text(path,
+             "{\"findings\": [{\"kind\": \"denied\", \"path\": \"C:\\\\x.dll\", \"process\": "
+             "\"TiWorker.exe\", \"filter\": {\"name\": \"TmPreFlt.sys\", \"vendor\": \"Trend Micro\"}, "
+             "\"confidence\": \"strong\"}],"
+             " \"crashes\": [{\"kind\": \"crash\", \"driver\": \"lwfmgr.sys\", \"vendor\": "
+             "{\"name\": \"Contoso\"}, \"confidence\": \"high\", \"verdict_confidence\": \"confirmed\"},"
+             " {\"kind\": \"crash\", \"driver\": null, \"confidence\": \"none\", "
+             "\"verdict_confidence\": \"undetermined\"}]}");
+  memset(&r, 0, sizeof(r));
+  worker_read_verdict(path, &r);
+  ck_assert_int_eq(r.findings, 3);
+  ck_assert_int_eq(r.confirmed, 1);
+  ck_assert_str_eq(r.filter, "TmPreFlt.sys");
+  ck_assert_str_eq(r.vendor, "Trend Micro");
+  ck_assert_str_eq(r.confidence, "strong");
+  ck_assert_str_eq(r.fail_path, "C:\\x.dll");
+
+  /* crashes only: the first one naming a driver is the top filter */
+  write_text(path,
+             "{\"findings\": [], \"crashes\": [{\"kind\": \"crash\", \"driver\": null, "
+             "\"verdict_confidence\": \"undetermined\"}, {\"kind\": \"crash\", \"driver\": "
+             "\"lwfmgr.sys\", \"vendor\": {\"name\": \"Contoso\"}, \"verdict_confidence\": \"confirmed\"}]}");
+  memset(&r, 0, sizeof(r));
+  worker_read_verdict(path, &r);
+  ck_assert_int_eq(r.findings, 2);
+  ck_assert_int_eq(r.confirmed, 1);
+  ck_assert_str_eq(r.filter, "lwfmgr.sys");
+  ck_assert_str_eq(r.vendor, "Contoso");
+  ck_assert_str_eq(r.confidence, "confirmed");
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("daemon-unit");
   TCase *tc = tcase_create("unit");
@@ -395,6 +456,7 @@ int main(void) {
   tcase_add_test(tc, test_job_index);
   tcase_add_test(tc, test_report_numbers);
   tcase_add_test(tc, test_worker_verdicts);
+  tcase_add_test(tc, test_worker_reads_crash_findings);
   suite_add_tcase(s, tc);
   return tu_run_suite(s);
 }

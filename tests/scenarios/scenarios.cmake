@@ -2,6 +2,7 @@
 # writers and real corpus captures with exact expected findings (owner: rules).
 fb_add_check_test(test_scenarios
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_scenarios.c ${CMAKE_SOURCE_DIR}/tests/pml/pml_writer.c
+          ${CMAKE_SOURCE_DIR}/tests/dump/dump_writer.c
   LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group PkgConfig::JANSSON TIMEOUT 240)
 
 # The same scenarios as real ETL files from the project's trace writer.

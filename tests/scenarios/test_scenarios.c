@@ -9,6 +9,7 @@
 
 #include "daemon/job.h"
 #include "rules/verdict.h"
+#include "tests/dump/dump_writer.h"
 #include "tests/pml/pml_writer.h"
 #include "tests/rules/schema_check.h"
 #include "tests/testutil.h"
@@ -242,6 +243,16 @@ START_TEST(synthetic_upload) {
                                "Anti-Virus, third-party)\n  Confidence: strong\n"));
   free(json);
   free(txt);
+  /* zh-CN: a minifilter altitude is 高度, as in Microsoft's Chinese documentation */
+  snprintf(path, sizeof(path), "%s/verdict-zh.txt", out);
+  ck_assert_int_eq(verdict_write_text_file(v, "zh-CN", path, NULL), 0);
+  txt = tu_read_file(path, NULL);
+  ck_assert_ptr_nonnull(strstr(txt,
+                               "  过滤驱动: ContosoFlt.sys (Contoso Security Ltd., 高度 321000, FSFilter "
+                               "Anti-Virus, 第三方)\n  可信度: 较强\n"));
+  ck_assert_ptr_null(strstr(txt, "altitude"));
+  ck_assert_ptr_null(strstr(txt, "海拔"));
+  free(txt);
   verdict_free(v);
 }
 END_TEST
@@ -295,6 +306,82 @@ START_TEST(dump_crash_finding) {
   ck_assert_ptr_nonnull(strstr(s, "\"driver_at\": \"amdppm.sys+0x334c\""));
   free(s);
   verdict_free(v);
+}
+END_TEST
+
+/* Issue 8's seed case end to end: the synthetic setupmem.dmp (bugcheck in
+ * ndis.sys, lwfmgr.sys frames above it) and the rollback setupact.log with
+ * 0xC1900101 - 0x40017 in one folder, analysed by the job into verdict.json. */
+static void write_file(const char *path, const void *data, size_t n) {
+  FILE *fp = fopen(path, "wb");
+  ck_assert_ptr_nonnull(fp);
+  ck_assert_uint_eq(fwrite(data, 1, n, fp), n);
+  ck_assert_int_eq(fclose(fp), 0);
+}
+
+static const char *make_seed_upload(void) {
+  static char dir[700];
+  char path[800];
+  size_t n;
+  uint8_t *dmp = dw_build_seed_case(&n);
+  ck_assert_ptr_nonnull(dmp);
+  snprintf(dir, sizeof(dir), "%s/seed-upload", tu_tmpdir());
+  snprintf(path, sizeof(path), "mkdir -p '%s/Rollback'", dir);
+  ck_assert_int_eq(system(path), 0);
+  snprintf(path, sizeof(path), "%s/Rollback/setupmem.dmp", dir);
+  write_file(path, dmp, n);
+  free(dmp);
+  snprintf(path, sizeof(path), "%s/Rollback/setupact.log", dir);
+  write_file(path, dw_seed_rollback_log(), strlen(dw_seed_rollback_log()));
+  return dir;
+}
+
+START_TEST(seed_case_upload_crash_verdict) {
+  char out[700], path[800], err[600];
+  const char *paths[1];
+  struct verdict *v;
+  json_t *root, *crashes, *c, *inputs;
+  json_error_t jerr;
+  char *json;
+
+  paths[0] = make_seed_upload();
+  snprintf(out, sizeof(out), "%s/seed-out", tu_tmpdir());
+  v = analyze(paths, 1, out);
+  ck_assert_uint_eq(v->ninputs, 2);
+  verdict_free(v);
+
+  snprintf(path, sizeof(path), "%s/verdict.json", out);
+  json = tu_read_file(path, NULL);
+  ck_assert_ptr_nonnull(json);
+  if (sc_validate_text(FB_SOURCE_DIR "/docs/verdict.schema.json", json, err, sizeof(err)))
+    ck_abort_msg("verdict.json does not conform: %s", err);
+  root = json_loads(json, 0, &jerr);
+  ck_assert_ptr_nonnull(root);
+  inputs = json_object_get(root, "inputs");
+  ck_assert_uint_eq(json_array_size(inputs), 2);
+  for (size_t i = 0; i < 2; i++)
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(inputs, i), "status")), "read");
+  ck_assert_uint_eq(json_array_size(json_object_get(root, "findings")), 0);
+  crashes = json_object_get(root, "crashes");
+  ck_assert_uint_eq(json_array_size(crashes), 1);
+  c = json_array_get(crashes, 0);
+  ck_assert_str_eq(json_string_value(json_object_get(c, "kind")), "crash");
+  ck_assert_str_eq(json_string_value(json_object_get(c, "rule")), "dump-stack-scan");
+  ck_assert_str_eq(json_string_value(json_object_get(c, "driver")), "lwfmgr.sys");
+  ck_assert_str_eq(json_string_value(json_object_get(c, "driver_at")), "lwfmgr.sys+0x2a10");
+  ck_assert_str_eq(json_string_value(json_object_get(c, "confidence")), "high");
+  /* a boot-phase rollback and a matching crash block: confirmed */
+  ck_assert_str_eq(json_string_value(json_object_get(c, "verdict_confidence")), "confirmed");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "bugcheck"), "code")), "0x1000007E");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "fault"), "module")), "ndis.sys");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "fault"), "at")), "ndis.sys+0x3a2f1");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "setup"), "phase")),
+                   "SECOND_BOOT / boot");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "setup"), "result")), "0xC1900101");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(c, "setup"), "extend")), "0x00040017");
+  ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "setup"), "line")), 13);
+  json_decref(root);
+  free(json);
 }
 END_TEST
 
@@ -359,6 +446,36 @@ START_TEST(command_exit_statuses) {
 }
 END_TEST
 
+/* The seed case's verdict.txt in Simplified Chinese (--lang zh-CN): the
+ * crash block is in Chinese too, line by line. */
+START_TEST(seed_case_zh_cn_text) {
+  char args[1500], path[800];
+  char *txt;
+  snprintf(args, sizeof(args), "--lang zh-CN --out '%s/seed-zh' '%s'", tu_tmpdir(), make_seed_upload());
+  ck_assert_int_eq(run(args), 1);
+  snprintf(path, sizeof(path), "%s/seed-zh/verdict.txt", tu_tmpdir());
+  txt = tu_read_file(path, NULL);
+  ck_assert_ptr_nonnull(txt);
+  ck_assert_ptr_nonnull(strstr(txt, "\n发现 1: 系统崩溃（蓝屏）\n崩溃分析（dump-stack-scan）\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  错误检查代码: 0x1000007E SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M "
+                                    "(0xFFFFFFFFC0000005, 0xFFFFF8047264A2F1, 0xFFFFA60C8E3F62E8, "
+                                    "0xFFFFA60C8E3F61A0)，来源：内存转储文件\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  安装结果: 0xC1900101 - 0x40017\n  失败阶段: SECOND_BOOT / boot\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  出错模块: ndis.sys+0x3a2f1 [高]\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  肇事驱动: lwfmgr.sys，位于 lwfmgr.sys+0x2a10 [高]\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  依据: 故障发生在 ndis.sys 中，它是核心转发模块；lwfmgr.sys "
+                                    "是栈上从保存的栈指针往上第一个其他模块（2 个栈槽）。\n"));
+  ck_assert_ptr_nonnull(
+      strstr(txt, "\n  栈上模块: ndis.sys, lwfmgr.sys, Wdf01000.sys, ntoskrnl.exe, vendorx.sys\n"));
+  ck_assert_ptr_nonnull(strstr(txt, "\n  可信度: 已确认\n"));
+  /* none of the English block's labels are left */
+  ck_assert_ptr_null(strstr(txt, "Blamed driver"));
+  ck_assert_ptr_null(strstr(txt, "Faulting module"));
+  ck_assert_ptr_null(strstr(txt, "Why:"));
+  free(txt);
+}
+END_TEST
+
 /* A missing input is listed as failed, and the job still gives a verdict. */
 START_TEST(missing_input_is_listed) {
   const char *p = "/nonexistent/upload.zip";
@@ -384,8 +501,10 @@ static Suite *suite(void) {
   tcase_add_test(tc, missing_input_is_listed);
   tcase_add_test(tc, etl_corpus_no_finding);
   tcase_add_test(tc, dump_crash_finding);
+  tcase_add_test(tc, seed_case_upload_crash_verdict);
   tcase_add_test(tc, evtx_inventory_and_facts);
   tcase_add_test(tc, command_exit_statuses);
+  tcase_add_test(tc, seed_case_zh_cn_text);
   suite_add_tcase(s, tc);
   return s;
 }
