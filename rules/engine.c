@@ -1419,13 +1419,12 @@ struct rules_engine *rules_engine_new(const struct kf_db *db, const struct rules
   return e;
 }
 
-static void finding_free(struct vd_finding *f);
 
 void rules_engine_free(struct rules_engine *e) {
   if (e == NULL)
     return;
   for (size_t i = 0; i < e->ngroups; i++)
-    finding_free(&e->groups[i].f);
+    vd_finding_free(&e->groups[i].f);
   free(e->groups);
   for (size_t i = 0; i < e->nfacts; i++) {
     free(e->facts[i].kind);
@@ -1464,31 +1463,6 @@ size_t rules_engine_state_bytes(const struct rules_engine *e) {
          (size_t)e->ipool.cap * (sizeof(struct irp_state) + 2 * 8 + 5 * 4 + 1) +
          (e->procs.cap + e->kmods.cap + e->invmap.cap) * 12 + e->ninv * sizeof(struct inv) +
          e->ngroups * sizeof(struct group);
-}
-
-static void finding_free(struct vd_finding *f) {
-  free(f->path);
-  free(f->process);
-  free(f->operation);
-  free(f->op_kind);
-  free(f->observed_by);
-  free(f->observer_altitude);
-  free(f->holder_process);
-  vd_filter_free(&f->filter);
-  for (size_t i = 0; i < f->nevidence; i++) {
-    struct vd_evidence *l = &f->evidence[i];
-    free(l->kind);
-    free(l->file);
-    free(l->format);
-    free(l->operation);
-    free(l->module);
-    free(l->text);
-  }
-  free(f->evidence);
-  for (size_t i = 0; i < f->ncandidates; i++)
-    vd_filter_free(&f->candidates[i].filter);
-  free(f->candidates);
-  memset(f, 0, sizeof(*f));
 }
 
 /* --------------------------------------------------------------- finish */

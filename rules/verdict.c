@@ -37,6 +37,31 @@ int vd_filter_copy(struct vd_filter *d, const struct vd_filter *s) {
   return 0;
 }
 
+void vd_finding_free(struct vd_finding *f) {
+  free(f->path);
+  free(f->process);
+  free(f->operation);
+  free(f->op_kind);
+  free(f->observed_by);
+  free(f->observer_altitude);
+  free(f->holder_process);
+  vd_filter_free(&f->filter);
+  for (size_t i = 0; i < f->nevidence; i++) {
+    struct vd_evidence *l = &f->evidence[i];
+    free(l->kind);
+    free(l->file);
+    free(l->format);
+    free(l->operation);
+    free(l->module);
+    free(l->text);
+  }
+  free(f->evidence);
+  for (size_t i = 0; i < f->ncandidates; i++)
+    vd_filter_free(&f->candidates[i].filter);
+  free(f->candidates);
+  memset(f, 0, sizeof(*f));
+}
+
 void verdict_free(struct verdict *v) {
   if (v == NULL)
     return;
@@ -48,28 +73,7 @@ void verdict_free(struct verdict *v) {
   }
   free(v->inputs);
   for (size_t i = 0; i < v->nfindings; i++) {
-    struct vd_finding *f = &v->findings[i];
-    free(f->path);
-    free(f->process);
-    free(f->operation);
-    free(f->op_kind);
-    free(f->observed_by);
-    free(f->observer_altitude);
-    free(f->holder_process);
-    vd_filter_free(&f->filter);
-    for (size_t j = 0; j < f->nevidence; j++) {
-      struct vd_evidence *l = &f->evidence[j];
-      free(l->kind);
-      free(l->file);
-      free(l->format);
-      free(l->operation);
-      free(l->module);
-      free(l->text);
-    }
-    free(f->evidence);
-    for (size_t j = 0; j < f->ncandidates; j++)
-      vd_filter_free(&f->candidates[j].filter);
-    free(f->candidates);
+    vd_finding_free(&v->findings[i]);
   }
   free(v->findings);
   for (size_t i = 0; i < v->ninventory; i++) {

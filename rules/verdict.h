@@ -167,6 +167,8 @@ struct verdict {
 struct verdict *verdict_new(void);
 void verdict_free(struct verdict *v);
 void vd_filter_free(struct vd_filter *f);
+/* Free what a finding owns and zero it (the finding itself is not freed). */
+void vd_finding_free(struct vd_finding *f);
 int vd_filter_copy(struct vd_filter *dst, const struct vd_filter *src);
 int verdict_add_input(struct verdict *v, const struct vd_input *in);
 int verdict_add_limit(struct verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
