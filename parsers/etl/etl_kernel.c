@@ -274,6 +274,16 @@ enum ev_file_op_kind etl_file_ev_kind(unsigned opcode) {
   }
 }
 
+/* The front most FileIo payloads share: IrpPtr, (v2) a pointer-sized TTID,
+ * FileObject, FileKey. */
+static void read_irp_object_key(struct fb_cursor *c, unsigned P, int v2, struct etl_file *out) {
+  out->irp = fb_cursor_ptr(c, P);
+  if (v2)
+    out->ttid = (uint32_t)fb_cursor_ptr(c, P);
+  out->file_object = fb_cursor_ptr(c, P);
+  out->file_key = fb_cursor_ptr(c, P);
+}
+
 /* v2 puts a pointer-sized TTID after IrpPtr; v3 a u32 after the pointers. */
 int etl_decode_fileio(unsigned opcode, unsigned version, unsigned ptr_size, const uint8_t *p, size_t size,
                       struct etl_file *out) {
@@ -311,43 +321,27 @@ int etl_decode_fileio(unsigned opcode, unsigned version, unsigned ptr_size, cons
     out->path = take_wstr(&c);
     return 0;
   case ETL_FILE_SIMPLE:
-    out->irp = fb_cursor_ptr(&c, P);
-    if (v2)
-      out->ttid = (uint32_t)fb_cursor_ptr(&c, P);
-    out->file_object = fb_cursor_ptr(&c, P);
-    out->file_key = fb_cursor_ptr(&c, P);
+    read_irp_object_key(&c, P, v2, out);
     if (!v2)
       out->ttid = fb_cursor_u32(&c);
     return c.bad ? FB_ETRUNC : 0;
   case ETL_FILE_RW:
     out->offset = fb_cursor_u64(&c);
-    out->irp = fb_cursor_ptr(&c, P);
-    if (v2)
-      out->ttid = (uint32_t)fb_cursor_ptr(&c, P);
-    out->file_object = fb_cursor_ptr(&c, P);
-    out->file_key = fb_cursor_ptr(&c, P);
+    read_irp_object_key(&c, P, v2, out);
     if (!v2)
       out->ttid = fb_cursor_u32(&c);
     out->io_size = fb_cursor_u32(&c);
     out->io_flags = fb_cursor_u32(&c);
     return c.bad ? FB_ETRUNC : 0;
   case ETL_FILE_INFO:
-    out->irp = fb_cursor_ptr(&c, P);
-    if (v2)
-      out->ttid = (uint32_t)fb_cursor_ptr(&c, P);
-    out->file_object = fb_cursor_ptr(&c, P);
-    out->file_key = fb_cursor_ptr(&c, P);
+    read_irp_object_key(&c, P, v2, out);
     out->extra_info = fb_cursor_ptr(&c, P);
     if (!v2)
       out->ttid = fb_cursor_u32(&c);
     out->info_class = fb_cursor_u32(&c);
     return c.bad ? FB_ETRUNC : 0;
   case ETL_FILE_DIRENUM:
-    out->irp = fb_cursor_ptr(&c, P);
-    if (v2)
-      out->ttid = (uint32_t)fb_cursor_ptr(&c, P);
-    out->file_object = fb_cursor_ptr(&c, P);
-    out->file_key = fb_cursor_ptr(&c, P);
+    read_irp_object_key(&c, P, v2, out);
     if (!v2)
       out->ttid = fb_cursor_u32(&c);
     out->length = fb_cursor_u32(&c);

@@ -124,6 +124,18 @@ void pml_put_seconds(struct fb_strbuf *b, uint64_t ticks) {
                    (unsigned long long)(ticks % 10000000u));
 }
 
+void pml_put_access(struct fb_strbuf *b, uint32_t mask, const uint32_t generic[4], const struct pml_flag *t,
+                    size_t n) {
+  size_t start = b->len;
+
+  for (int i = 0; i < 4; i++)
+    if (mask & (0x80000000u >> i))
+      mask |= generic[i];
+  pml_put_flags(b, mask, t, n, ", ");
+  if (b->len == start)
+    fb_strbuf_printf(b, "None 0x%x", mask);
+}
+
 uint32_t pml_put_flags(struct fb_strbuf *b, uint32_t v, const struct pml_flag *t, size_t n, const char *sep) {
   int any = 0;
 

@@ -207,21 +207,11 @@ static const struct pml_flag fs_access[] = {
     {0x2000000, "Maximum Allowed"},
 };
 
-static void fs_put_access(struct fb_strbuf *b, uint32_t mask) {
-  size_t start = b->len;
+/* GENERIC_READ, _WRITE, _EXECUTE, _ALL as this object's own rights. */
+static const uint32_t fs_put_access_generic[4] = {0x120089, 0x120116, 0x1200A0, 0x1F01FF};
 
-  /* generic rights first become the file-specific rights they stand for */
-  if (mask & 0x80000000u)
-    mask |= 0x120089;
-  if (mask & 0x40000000u)
-    mask |= 0x120116;
-  if (mask & 0x20000000u)
-    mask |= 0x1200A0;
-  if (mask & 0x10000000u)
-    mask |= 0x1F01FF;
-  pml_put_flags(b, mask, fs_access, COUNT(fs_access), ", ");
-  if (b->len == start)
-    fb_strbuf_printf(b, "None 0x%x", mask);
+static void fs_put_access(struct fb_strbuf *b, uint32_t mask) {
+  pml_put_access(b, mask, fs_put_access_generic, fs_access, COUNT(fs_access));
 }
 
 static const struct pml_flag fs_options[] = {

@@ -80,6 +80,11 @@ struct pml_flag {
 /* Names of the flags in table order, each consuming its bits; returns the
  * bits left unnamed. Writes nothing when none matched. */
 uint32_t pml_put_flags(struct fb_strbuf *b, uint32_t v, const struct pml_flag *t, size_t n, const char *sep);
+/* An access mask as Procmon names it: GENERIC_READ/WRITE/EXECUTE/ALL first
+ * become the object's own rights (generic[0..3]), then the table names the
+ * bits; nothing named prints "None 0x...". */
+void pml_put_access(struct fb_strbuf *b, uint32_t mask, const uint32_t generic[4], const struct pml_flag *t,
+                    size_t n);
 
 /* File System events: the common front of the detail block (format doc 7.2). */
 struct pml_fs {

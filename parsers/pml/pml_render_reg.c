@@ -118,20 +118,11 @@ static const struct pml_flag reg_access[] = {
     {0x2000000, "Maximum Allowed"},
 };
 
-static void reg_put_access(struct fb_strbuf *b, uint32_t mask) {
-  size_t start = b->len;
+/* GENERIC_READ, _WRITE, _EXECUTE, _ALL as this object's own rights. */
+static const uint32_t reg_put_access_generic[4] = {0x20019, 0x20006, 0x20019, 0xF003F};
 
-  if (mask & 0x80000000u)
-    mask |= 0x20019;
-  if (mask & 0x40000000u)
-    mask |= 0x20006;
-  if (mask & 0x20000000u)
-    mask |= 0x20019;
-  if (mask & 0x10000000u)
-    mask |= 0xF003F;
-  pml_put_flags(b, mask, reg_access, COUNT(reg_access), ", ");
-  if (b->len == start)
-    fb_strbuf_printf(b, "None 0x%x", mask);
+static void reg_put_access(struct fb_strbuf *b, uint32_t mask) {
+  pml_put_access(b, mask, reg_put_access_generic, reg_access, COUNT(reg_access));
 }
 
 static const char *const reg_types[] = {
