@@ -11,6 +11,9 @@
 #include <zlib.h>
 
 enum { INFLATE_CHUNK = 1 << 20 };
+/* Large enough that a refill is rare per event, small enough to stay in L2
+ * while the events in it are decoded. */
+enum { WINDOW_SIZE = 256 << 10 };
 
 static int map_fd(struct fb_view *view, int fd, size_t size, struct fb_error *err) {
   void *p;
@@ -24,6 +27,7 @@ static int map_fd(struct fb_view *view, int fd, size_t size, struct fb_error *er
   if (p == MAP_FAILED)
     return fb_error_set(err, FB_EIO, FB_OFFSET_NONE, "cannot map %zu bytes: %s", size, strerror(errno));
   madvise(p, size, MADV_SEQUENTIAL);
+  view->fd = fd;
   view->map = p;
   view->map_size = size;
   view->data = p;
@@ -124,7 +128,7 @@ done:
   inflateEnd(&zs);
   free(in);
   free(out);
-  if (out_fd >= 0)
+  if (out_fd >= 0 && view->fd != out_fd) /* a mapped view keeps its fd */
     close(out_fd);
   return rc;
 }
@@ -135,6 +139,7 @@ int fb_view_open(struct fb_view *view, const char *path, struct fb_error *err) {
   int fd, rc;
 
   memset(view, 0, sizeof(*view));
+  view->fd = -1;
   fb_error_init(err, path);
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -148,7 +153,8 @@ int fb_view_open(struct fb_view *view, const char *path, struct fb_error *err) {
     rc = inflate_to_view(view, fd, err);
   else
     rc = map_fd(view, fd, (size_t)st.st_size, err);
-  close(fd);
+  if (view->fd != fd)
+    close(fd);
   return rc;
 }
 
@@ -157,10 +163,54 @@ void fb_view_from_memory(struct fb_view *view, const void *data, size_t size) {
   view->data = data;
   view->size = size;
   view->file_size = size;
+  view->fd = -1;
 }
 
 void fb_view_close(struct fb_view *view) {
   if (view->map != NULL)
     munmap(view->map, view->map_size);
+  if (view->fd >= 0)
+    close(view->fd);
   memset(view, 0, sizeof(*view));
+  view->fd = -1;
+}
+
+static int window_fill(const struct fb_view *view, struct fb_window *w, uint64_t off) {
+  size_t want = view->size - off < WINDOW_SIZE ? (size_t)(view->size - off) : WINDOW_SIZE, got = 0;
+
+  if (w->buf == NULL) {
+    if ((w->buf = malloc(WINDOW_SIZE)) == NULL)
+      return -1;
+    w->cap = WINDOW_SIZE;
+  }
+  w->off = off;
+  w->len = 0;
+  while (got < want) {
+    ssize_t r = pread(view->fd, w->buf + got, want - got, (off_t)(off + got));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      if (r == 0)
+        errno = EIO; /* the file shrank under us */
+      return -1;
+    }
+    got += (size_t)r;
+  }
+  w->len = got;
+  return 0;
+}
+
+const uint8_t *fb_view_bytes(const struct fb_view *view, struct fb_window *w, uint64_t off, size_t n) {
+  if (view->fd < 0 || n > WINDOW_SIZE)
+    return view->data + off;
+  if (w->buf == NULL || off < w->off || off - w->off > w->len || n > w->len - (off - w->off)) {
+    if (window_fill(view, w, off) < 0)
+      return NULL;
+  }
+  return w->buf + (off - w->off);
+}
+
+void fb_window_free(struct fb_window *w) {
+  free(w->buf);
+  memset(w, 0, sizeof(*w));
 }

@@ -1,9 +1,12 @@
 /* view.h - a read-only view of a whole input file.
  *
  * Files are memory-mapped, so the kernel pages them in and out: a 2 GB trace
- * does not need 2 GB of RAM. A gzip file (magic 1f 8b) is inflated in blocks
- * into an unlinked temporary file which is then mapped, so `.pml.gz` reads
- * like `.pml` without holding the inflated bytes in memory.
+ * does not need 2 GB of RAM. Readers that walk the bulk of a file in order
+ * (PML events) read it through a window instead (fb_view_bytes): pread()
+ * into one reused buffer. A first touch of a mapped page costs a page fault,
+ * and on a virtual machine a fault costs more than copying the page. A gzip file (magic 1f 8b) is inflated in
+ * blocks into an unlinked temporary file which is then mapped, so `.pml.gz` reads like `.pml` without holding
+ * the inflated bytes in memory.
  */
 #ifndef FB_VIEW_H
 #define FB_VIEW_H
@@ -21,6 +24,15 @@ struct fb_view {
   /* private */
   void *map;
   size_t map_size;
+  int fd; /* the mapped file, for fb_view_bytes; -1 for memory views */
+};
+
+/* A reusable read buffer over a view: bytes [off, off + len) of the file. */
+struct fb_window {
+  uint8_t *buf;
+  size_t cap;
+  uint64_t off;
+  size_t len;
 };
 
 /* Map path (inflating gzip). On error fills err (file, offset, message). */
@@ -30,5 +42,13 @@ int fb_view_open(struct fb_view *view, const char *path, struct fb_error *err);
 void fb_view_from_memory(struct fb_view *view, const void *data, size_t size);
 
 void fb_view_close(struct fb_view *view);
+
+/* Bytes [off, off + n) of the view, which the caller has checked lie inside
+ * it (fb_span_ok). For a file, they come from w, refilled with pread() from
+ * off when they are not in it; a range larger than the window, or a memory
+ * view, is served from the view in place. The pointer stays valid until the
+ * next call with the same window. NULL if the read failed (errno set). */
+const uint8_t *fb_view_bytes(const struct fb_view *view, struct fb_window *w, uint64_t off, size_t n);
+void fb_window_free(struct fb_window *w);
 
 #endif

@@ -115,7 +115,9 @@ const char *pml_string(const struct pml_file *f, uint32_t index);
 const char *pml_host_name(const struct pml_file *f, const uint8_t addr[16], int is_ipv4);
 const char *pml_port_name(const struct pml_file *f, uint16_t port, int is_tcp);
 
-/* Read event number index (0 .. event_count-1). */
+/* Read event number index (0 .. event_count-1). ev's stack, detail and
+ * extra point into the reader's window: they stay valid until the next
+ * pml_event_read on the same file. */
 int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, struct fb_error *err);
 
 /* Frame i of an event's stack, resolved to module+offset: kernel addresses

@@ -8,6 +8,7 @@
  */
 #include "parsers/pml/pml.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ struct pml_file {
   uint32_t port_count;
 
   const uint8_t *offsets; /* event_count x 5 bytes */
+  struct fb_window win;   /* events are read through it (fb_view_bytes) */
 
   /* Mapped event pages below this offset were handed back (see
    * release_behind). */
@@ -558,6 +560,7 @@ int pml_open_memory(struct pml_file **out, const void *data, size_t size, const 
 void pml_close(struct pml_file *f) {
   if (f == NULL)
     return;
+  fb_window_free(&f->win);
   fb_view_close(&f->view);
   free(f->arena);
   free(f->strings);
@@ -573,18 +576,20 @@ void pml_close(struct pml_file *f) {
 
 /* ---- events ---- */
 
-/* A mapped file's pages count as resident memory while cached. Reading in
- * order, hand back the pages more than RELEASE_LAG behind the event being
- * read, so the resident size stays flat however large the capture is. Every
- * table was copied at open; only the offsets array (above the events) is
- * read in place. A later read behind the mark just faults the page in again. */
+/* A mapped file's pages count as resident memory while cached. Events are
+ * read through the window, but the offsets array (above the events) is read
+ * in place, as are events too large for the window and every event of a
+ * memory view. Reading in order, hand back the pages more than RELEASE_LAG
+ * behind the event being read, so the resident size stays flat however large
+ * the capture is. A later read behind the mark just faults the page in again. */
 enum { RELEASE_LAG = 4 << 20, RELEASE_STEP = 4 << 20 };
 
 static void release_range(struct pml_file *f, uint64_t *mark, uint64_t floor, uint64_t at, uint64_t limit) {
-  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), from, upto;
+  uint64_t page, from, upto;
 
   if (at < floor + RELEASE_LAG || at < *mark + RELEASE_LAG + RELEASE_STEP)
     return;
+  page = (uint64_t)sysconf(_SC_PAGESIZE);
   from = (*mark > floor ? *mark : floor + page - 1) & ~(page - 1);
   upto = (at - RELEASE_LAG) & ~(page - 1);
   if (upto > from && upto <= limit)
@@ -602,9 +607,20 @@ static void release_behind(struct pml_file *f, uint64_t at, uint64_t index) {
                 f->hdr.offsets_array_offset + (uint64_t)f->hdr.event_count * PML_OFFSET_ENTRY);
 }
 
+/* The event's bytes from offset at, n long (already checked to be in the file). */
+static const uint8_t *event_bytes(struct pml_file *f, uint64_t index, uint64_t at, uint64_t n,
+                                  struct fb_error *err) {
+  const uint8_t *p = fb_view_bytes(&f->view, &f->win, at, (size_t)n);
+
+  if (p == NULL)
+    fb_error_set(err, FB_EIO, at, "event %llu: cannot read %llu bytes: %s", (unsigned long long)index,
+                 (unsigned long long)n, strerror(errno));
+  return p;
+}
+
 int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, struct fb_error *err) {
-  const uint8_t *d = f->view.data, *p;
-  uint64_t size = f->view.size, at, body, stack_bytes, extra_rel;
+  const uint8_t *p;
+  uint64_t size = f->view.size, at, body, stack_bytes, extra_rel, len;
 
   if (index >= f->hdr.event_count)
     return fb_error_set(err, FB_EFORMAT, FB_OFFSET_NONE, "event %llu does not exist (the capture has %u)",
@@ -615,7 +631,8 @@ int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, str
                         "event %llu: offset 0x%llx lies outside the file (size 0x%llx)",
                         (unsigned long long)index, (unsigned long long)at, (unsigned long long)size);
   release_behind(f, at, index);
-  p = d + at;
+  if ((p = event_bytes(f, index, at, PML_EVENT_HEADER_SIZE, err)) == NULL)
+    return FB_EIO;
   memset(ev, 0, sizeof(*ev));
   ev->index = index;
   ev->offset = at;
@@ -636,24 +653,33 @@ int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, str
     return fb_error_set(err, FB_ETRUNC, at + 0x28,
                         "event %llu: stack of %u frames runs past the end of the file",
                         (unsigned long long)index, ev->stack_depth);
-  ev->stack = d + body;
   if (!fb_span_ok(size, body + stack_bytes, ev->detail_size))
     return fb_error_set(err, FB_ETRUNC, at + 0x2C,
                         "event %llu: detail of %u bytes runs past the end of the file",
                         (unsigned long long)index, ev->detail_size);
-  ev->detail = d + body + stack_bytes;
+  len = PML_EVENT_HEADER_SIZE + stack_bytes + ev->detail_size;
   if (extra_rel != 0) {
     if (!fb_span_ok(size, at + extra_rel, 2))
       return fb_error_set(err, FB_ETRUNC, at + 0x30,
                           "event %llu: extra detail offset 0x%llx runs past the end of the file",
                           (unsigned long long)index, (unsigned long long)extra_rel);
-    ev->extra_size = fb_le16(d + at + extra_rel);
+    if ((p = event_bytes(f, index, at, extra_rel + 2, err)) == NULL)
+      return FB_EIO;
+    ev->extra_size = fb_le16(p + extra_rel);
     if (!fb_span_ok(size, at + extra_rel + 2, ev->extra_size))
       return fb_error_set(err, FB_ETRUNC, at + extra_rel,
                           "event %llu: extra detail of %u bytes runs past the end of the file",
                           (unsigned long long)index, ev->extra_size);
-    ev->extra = d + at + extra_rel + 2;
+    if (extra_rel + 2 + ev->extra_size > len)
+      len = extra_rel + 2 + ev->extra_size;
   }
+  /* One contiguous range holds header, stack, detail and extra detail. */
+  if ((p = event_bytes(f, index, at, len, err)) == NULL)
+    return FB_EIO;
+  ev->stack = p + PML_EVENT_HEADER_SIZE;
+  ev->detail = p + PML_EVENT_HEADER_SIZE + stack_bytes;
+  if (extra_rel != 0)
+    ev->extra = p + extra_rel + 2;
   return FB_OK;
 }
 

@@ -780,6 +780,79 @@ START_TEST(writer_roundtrip) {
 }
 END_TEST
 
+/* Events are read from a file through a 256 KiB window (fb_view_bytes):
+ * events straddling its end, one larger than it (300 000 bytes of detail,
+ * served from the mapping) and extras must read exactly as from memory. */
+START_TEST(window_reads_as_memory) {
+  char path[4200];
+  uint8_t *mem, *big;
+  size_t msize = 0;
+  struct pmlw_system sys = {1, "AMD64", "C:\\Windows", 10, 0, 19045, "", 2, 1ULL << 33};
+  struct pmlw_process p = {0};
+  struct pmlw *w;
+  struct pmlw_event e = {0};
+  uint64_t stack[3] = {0xfffff80000001000ULL, 0xfffff80000002000ULL, 0x00401000ULL};
+  uint8_t extra[5] = {9, 8, 7, 6, 5};
+  struct pml_file *ff = NULL, *fm = NULL;
+  struct fb_error err;
+  uint32_t app;
+
+  snprintf(path, sizeof(path), "%s/window.pml", tu_tmpdir());
+  big = malloc(300000);
+  ck_assert_ptr_nonnull(big);
+  for (size_t i = 0; i < 300000; i++)
+    big[i] = (uint8_t)(i * 7 + i / 251);
+  w = pmlw_new(path, &sys);
+  ck_assert_ptr_nonnull(w);
+  p.pid = 100;
+  p.name = "app.exe";
+  app = pmlw_add_process(w, &p);
+  e.process = app;
+  e.event_class = 3;
+  e.operation = 20;
+  e.stack = stack;
+  for (uint32_t i = 0; i < 3000; i++) {
+    e.time = 132000000000000000ULL + i;
+    e.tid = i;
+    e.stack_depth = (uint16_t)(i % 4);
+    e.detail = big + i;
+    e.detail_size = i == 1500 ? 300000 - 1500 : 1 + (i * 131) % 997;
+    e.extra = i % 3 == 0 ? extra : NULL;
+    e.extra_size = (uint16_t)(1 + i % 5);
+    e.spare_byte = e.extra && e.extra_size % 2;
+    ck_assert_int_eq(pmlw_add_event(w, &e), 0);
+  }
+  ck_assert_int_eq(pmlw_finish(w, NULL, NULL), 0);
+  mem = (uint8_t *)tu_read_file(path, &msize);
+  ck_assert_ptr_nonnull(mem);
+  ck_assert_uint_gt(msize, 3 * 262144);
+  ck_assert_int_eq(pml_open(&ff, path, &err), 0);
+  ck_assert_int_eq(pml_open_memory(&fm, mem, msize, "window.pml", &err), 0);
+  ck_assert_uint_eq(pml_header(ff)->event_count, 3000);
+  for (uint32_t i = 0; i < 3000; i++) {
+    struct pml_event a, b;
+    uint32_t k = i < 2990 ? i : 2999 - (i - 2990); /* the last ones backwards */
+    ck_assert_int_eq(pml_event_read(fm, k, &b, &err), 0);
+    ck_assert_int_eq(pml_event_read(ff, k, &a, &err), 0);
+    ck_assert_uint_eq(a.offset, b.offset);
+    ck_assert_uint_eq(a.tid, k);
+    ck_assert_uint_eq(a.stack_depth, k % 4);
+    ck_assert_uint_eq(a.detail_size, k == 1500 ? 298500 : 1 + (k * 131) % 997);
+    ck_assert_mem_eq(a.stack, b.stack, (size_t)a.stack_depth * 8);
+    ck_assert_mem_eq(a.detail, big + k, a.detail_size);
+    ck_assert_uint_eq(a.extra_size, b.extra_size);
+    ck_assert_int_eq(a.extra != NULL, k % 3 == 0);
+    if (a.extra)
+      ck_assert_mem_eq(a.extra, extra, a.extra_size);
+    ck_assert_uint_eq(pml_frame_address(ff, &a, 0), a.stack_depth ? stack[0] : 0);
+  }
+  pml_close(ff);
+  pml_close(fm);
+  free(mem);
+  free(big);
+}
+END_TEST
+
 START_TEST(writer_file_and_x86) {
   /* A streamed file equals the memory image; a 32-bit capture reads back. */
   char path[4200];
@@ -932,6 +1005,7 @@ static Suite *suite(void) {
   t = tcase_create("writer");
   tcase_add_test(t, writer_roundtrip);
   tcase_add_test(t, writer_file_and_x86);
+  tcase_add_test(t, window_reads_as_memory);
   tcase_add_loop_test(t, writer_shrink_same_csv, 0, 2);
   suite_add_tcase(s, t);
   return s;
