@@ -60,17 +60,56 @@ void fb_strbuf_putc(struct fb_strbuf *b, char c) {
 
 void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) {
   va_list ap;
+  size_t room = b->cap > b->len ? b->cap - b->len : 0;
   int n;
 
+  /* Format in place when it fits (nearly always): one pass, not two. */
   va_start(ap, fmt);
-  n = vsnprintf(NULL, 0, fmt, ap);
+  n = vsnprintf(room ? b->s + b->len : NULL, room, fmt, ap);
   va_end(ap);
-  if (n < 0 || grow(b, (size_t)n) < 0)
+  if (n < 0) {
+    if (b->s)
+      b->s[b->len] = '\0';
     return;
+  }
+  if ((size_t)n < room) {
+    b->len += (size_t)n;
+    return;
+  }
+  if (grow(b, (size_t)n) < 0) {
+    if (b->s)
+      b->s[b->len] = '\0';
+    return;
+  }
   va_start(ap, fmt);
   vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
   va_end(ap);
   b->len += (size_t)n;
+}
+
+void fb_strbuf_u64(struct fb_strbuf *b, uint64_t v) {
+  char tmp[20];
+  size_t n = 0;
+
+  do {
+    tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  fb_strbuf_add(b, tmp + sizeof(tmp) - n, n);
+}
+
+void fb_strbuf_hex(struct fb_strbuf *b, uint64_t v, int min_digits, int upper) {
+  const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  char tmp[16];
+  int n = 0;
+
+  if (min_digits > (int)sizeof(tmp))
+    min_digits = (int)sizeof(tmp);
+  do {
+    tmp[sizeof(tmp) - ++n] = digits[v & 15];
+    v >>= 4;
+  } while (v || n < min_digits);
+  fb_strbuf_add(b, tmp + sizeof(tmp) - n, (size_t)n);
 }
 
 void fb_strbuf_utf16(struct fb_strbuf *b, const uint8_t *src, size_t nchars) {
@@ -82,13 +121,15 @@ void fb_strbuf_utf16(struct fb_strbuf *b, const uint8_t *src, size_t nchars) {
 }
 
 void fb_strbuf_grouped(struct fb_strbuf *b, uint64_t v, char sep) {
-  char digits[32], out[48];
-  int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v), o = 0;
+  char out[32];
+  size_t o = sizeof(out), digits = 0;
 
-  for (int i = 0; i < n; i++) {
-    if (i > 0 && (n - i) % 3 == 0 && sep)
-      out[o++] = sep;
-    out[o++] = digits[i];
-  }
-  fb_strbuf_add(b, out, (size_t)o);
+  do {
+    if (digits > 0 && digits % 3 == 0 && sep)
+      out[--o] = sep;
+    out[--o] = (char)('0' + v % 10);
+    v /= 10;
+    digits++;
+  } while (v);
+  fb_strbuf_add(b, out + o, sizeof(out) - o);
 }

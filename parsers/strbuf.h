@@ -24,6 +24,10 @@ void fb_strbuf_add(struct fb_strbuf *b, const char *s, size_t n);
 void fb_strbuf_puts(struct fb_strbuf *b, const char *s);
 void fb_strbuf_putc(struct fb_strbuf *b, char c);
 void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Unsigned decimal ("%llu") and hexadecimal with at least min_digits digits
+ * ("%0*llx" / "%0*llX"), without printf's cost in hot loops. */
+void fb_strbuf_u64(struct fb_strbuf *b, uint64_t v);
+void fb_strbuf_hex(struct fb_strbuf *b, uint64_t v, int min_digits, int upper);
 /* Append nchars UTF-16LE code units as UTF-8. */
 void fb_strbuf_utf16(struct fb_strbuf *b, const uint8_t *src, size_t nchars);
 /* Unsigned decimal with en-US thousands separators: 16384 -> "16,384". */

@@ -42,6 +42,10 @@ size_t fb_utf16le_to_utf8(const uint8_t *src, size_t nchars, char *out, size_t o
     uint32_t cp = fb_le16(src + 2 * i++);
     size_t w;
 
+    if (cp - 1 < 0x7F && n + 1 < out_size) { /* ASCII, the common case */
+      out[n++] = (char)cp;
+      continue;
+    }
     if (cp == 0)
       break;
     if (cp >= 0xD800 && cp <= 0xDBFF && i < nchars) {

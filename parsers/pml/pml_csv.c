@@ -43,11 +43,22 @@ struct pml_csv {
     uint8_t clock_len, suffix_len, date_len;
   } seconds[2];
   unsigned next_second;
-  /* Escaped text of the process columns, per process and column, made on
-   * first use: most columns of a row depend only on the process. */
+  /* The row plan, made once from the column list: a step is one event
+   * column, or a run of adjacent columns that depend only on the process
+   * (or on nothing, as Sequence). A run's text, escaped and with its inner
+   * "," separators, is made once per process on first use. */
+  struct plan_step {
+    int first, count; /* positions in opt.columns */
+    int run;          /* run number, or -1 for an event column */
+    int escape;       /* the column's text may hold a quote */
+  } plan[PML_COL_COUNT * 2];
+  int nsteps, nruns;
   struct fb_strbuf proc_text;
-  uint32_t (
-      *proc_span)[2]; /* [process position * PML_COL_COUNT + column] = {offset, length+1}; 0 = not yet */
+  const struct pml_process *first_process;
+  uint32_t process_count;
+  /* [slot * nruns + run] = {offset in proc_text, length + 1}; 0 = not yet.
+   * slot = process position, or the process count for "no process". */
+  uint32_t (*proc_span)[2];
 };
 
 const char *pml_column_name(int column) {
@@ -199,6 +210,7 @@ int pml_csv_locale_parse(struct pml_csv_options *o, const char *spec, char *msg,
 }
 
 static int32_t zone_offset(struct pml_csv *c, int64_t unix_seconds);
+static void plan_make(struct pml_csv *c);
 
 struct pml_csv *pml_csv_new(struct pml_file *f, const struct pml_csv_options *o) {
   struct pml_csv *c = calloc(1, sizeof(*c));
@@ -212,7 +224,10 @@ struct pml_csv *pml_csv_new(struct pml_file *f, const struct pml_csv_options *o)
   c->seconds[0].second = c->seconds[1].second = -1;
   fb_strbuf_init(&c->field);
   fb_strbuf_init(&c->proc_text);
-  c->proc_span = calloc((size_t)pml_process_count(f) * PML_COL_COUNT + 1, sizeof(*c->proc_span));
+  plan_make(c);
+  c->first_process = pml_process_at(f, 0);
+  c->process_count = pml_process_count(f);
+  c->proc_span = calloc(((size_t)pml_process_count(f) + 1) * (size_t)c->nruns + 1, sizeof(*c->proc_span));
   if (c->proc_span == NULL) {
     free(c);
     return NULL;
@@ -369,13 +384,16 @@ static char decimal_sep(const struct pml_csv *c) {
 
 void pml_csv_time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
   const struct second_cache *e = second_text(c, filetime);
-  char frac[8];
+  char buf[32], *p = buf;
 
-  frac[0] = decimal_sep(c);
-  fmt_fixed(frac + 1, filetime % TICKS_PER_SECOND, 7);
-  put(out, e->clock, e->clock_len);
-  put(out, frac, 8);
-  put(out, e->suffix, e->suffix_len);
+  memcpy(p, e->clock, sizeof(e->clock)); /* clock_len <= 8: "12:59:59" */
+  p += e->clock_len;
+  *p++ = decimal_sep(c);
+  fmt_fixed(p, filetime % TICKS_PER_SECOND, 7);
+  p += 7;
+  memcpy(p, e->suffix, sizeof(e->suffix));
+  p += e->suffix_len;
+  put(out, buf, (size_t)(p - buf));
 }
 
 void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
@@ -446,14 +464,26 @@ static int is_process_column(int column) {
   case PML_COL_VIRTUALIZED:
   case PML_COL_INTEGRITY:
   case PML_COL_PARENT_PID:
-  case PML_COL_ARCHITECTURE: return 1;
+  case PML_COL_ARCHITECTURE:
+  case PML_COL_SEQUENCE: /* "n/a" for every event */ return 1;
   default: return 0;
   }
+}
+
+/* Columns whose text may hold a double quote, to be doubled. The others are
+ * numbers, times and names from Procmon's tables. */
+static int may_hold_quote(int column) {
+  return column == PML_COL_PATH || column == PML_COL_DETAIL || column == PML_COL_STACK ||
+         is_process_column(column);
 }
 
 static void process_field(const struct pml_process *p, int column, struct fb_strbuf *out) {
   char buf[32];
 
+  if (column == PML_COL_SEQUENCE) {
+    put(out, "n/a", 3);
+    return;
+  }
   if (p == NULL)
     return;
   switch (column) {
@@ -503,7 +533,6 @@ void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, st
       pml_csv_time_of_day(c, ev->time + ev->duration, out);
     break;
   case PML_COL_EVENT_CLASS: put_str(out, pml_class_name(ev->event_class)); break;
-  case PML_COL_SEQUENCE: put(out, "n/a", 3); break;
   case PML_COL_TID: put_u64(out, ev->tid); break;
   case PML_COL_CATEGORY: pml_render_category(c->file, ev, out); break;
   case PML_COL_STACK:
@@ -559,24 +588,52 @@ void pml_csv_header(struct pml_csv *c, struct fb_strbuf *out) {
   put(out, "\r\n", 2);
 }
 
-/* The escaped text of a process column, made once per process. */
-static void put_process_column(struct pml_csv *c, const struct pml_process *p, int column,
-                               struct fb_strbuf *out) {
-  const struct pml_process *first = pml_process_at(c->file, 0);
-  uint32_t *span;
+static void plan_make(struct pml_csv *c) {
+  c->nsteps = c->nruns = 0;
+  for (int i = 0; i < c->opt.ncolumns; i++) {
+    struct plan_step *st = &c->plan[c->nsteps];
+    int column = c->opt.columns[i];
+    if (is_process_column(column)) {
+      if (c->nsteps > 0 && st[-1].run >= 0 && st[-1].first + st[-1].count == i) {
+        st[-1].count++;
+        continue;
+      }
+      st->run = c->nruns++;
+    } else {
+      st->run = -1;
+    }
+    st->first = i;
+    st->count = 1;
+    st->escape = may_hold_quote(column);
+    c->nsteps++;
+  }
+}
+
+/* A run of process columns as written between its outer quotes. */
+static void run_text(struct pml_csv *c, const struct pml_process *p, const struct plan_step *st,
+                     struct fb_strbuf *out) {
+  for (int k = 0; k < st->count; k++) {
+    size_t start;
+    if (k > 0)
+      put(out, "\",\"", 3);
+    start = out->len;
+    process_field(p, c->opt.columns[st->first + k], out);
+    escape_from(out, start);
+  }
+}
+
+/* The text of a run for the event's process, made once per process. */
+static void put_process_run(struct pml_csv *c, const struct pml_process *p, const struct plan_step *st,
+                            struct fb_strbuf *out) {
+  uint32_t slot = p != NULL ? (uint32_t)(p - c->first_process) : c->process_count;
+  uint32_t *span = c->proc_span[(size_t)slot * (size_t)c->nruns + (size_t)st->run];
   size_t start;
 
-  if (p == NULL)
-    return;
-  span = c->proc_span[(size_t)(p - first) * PML_COL_COUNT + (size_t)column];
   if (span[1] == 0) {
     start = c->proc_text.len;
-    process_field(p, column, &c->proc_text);
-    escape_from(&c->proc_text, start);
+    run_text(c, p, st, &c->proc_text);
     if (c->proc_text.oom || c->proc_text.len > UINT32_MAX - 1) {
-      start = out->len; /* no cache: write it directly */
-      process_field(p, column, out);
-      escape_from(out, start);
+      run_text(c, p, st, out); /* no cache: write it directly */
       return;
     }
     span[0] = (uint32_t)start;
@@ -586,18 +643,20 @@ static void put_process_column(struct pml_csv *c, const struct pml_process *p, i
 }
 
 void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf *out) {
-  for (int i = 0; i < c->opt.ncolumns; i++) {
-    int column = c->opt.columns[i];
+  for (int i = 0; i < c->nsteps; i++) {
+    const struct plan_step *st = &c->plan[i];
     size_t start;
     if (i > 0)
-      put_ch(out, ',');
-    put_ch(out, '"');
-    if (is_process_column(column)) {
-      put_process_column(c, ev->process, column, out);
+      put(out, ",\"", 2);
+    else
+      put_ch(out, '"');
+    if (st->run >= 0) {
+      put_process_run(c, ev->process, st, out);
     } else {
       start = out->len;
-      pml_csv_field(c, ev, column, out);
-      escape_from(out, start);
+      pml_csv_field(c, ev, c->opt.columns[st->first], out);
+      if (st->escape)
+        escape_from(out, start);
     }
     put_ch(out, '"');
   }

@@ -31,21 +31,24 @@ void pml_dstr_take(struct fb_cursor *c, uint16_t info, struct pml_dstr *s) {
 }
 
 void pml_put_dstr(struct fb_strbuf *b, const struct pml_dstr *s) {
-  if (!s->p || !s->nchars)
+  const uint8_t *p = s->p;
+  size_t n = s->nchars, i = 0;
+
+  if (!p || !n)
     return;
   if (!s->ascii) {
-    fb_strbuf_utf16(b, s->p, s->nchars);
+    fb_strbuf_utf16(b, p, n);
     return;
   }
-  for (uint32_t i = 0, run = 0; i <= s->nchars; i++) {
-    uint8_t ch = i < s->nchars ? s->p[i] : 0;
-    if (i < s->nchars && ch < 0x80)
-      continue;
-    fb_strbuf_add(b, (const char *)s->p + run, i - run); /* the plain ASCII run */
-    run = i + 1;
-    if (i < s->nchars) { /* Latin-1 to UTF-8 */
-      fb_strbuf_putc(b, (char)(0xC0 | (ch >> 6)));
-      fb_strbuf_putc(b, (char)(0x80 | (ch & 0x3F)));
+  while (i < n) {
+    size_t run = i;
+    while (i < n && p[i] < 0x80)
+      i++;
+    fb_strbuf_add(b, (const char *)p + run, i - run); /* the plain ASCII run */
+    if (i < n) {                                      /* Latin-1 to UTF-8 */
+      char two[2] = {(char)(0xC0 | (p[i] >> 6)), (char)(0x80 | (p[i] & 0x3F))};
+      fb_strbuf_add(b, two, 2);
+      i++;
     }
   }
 }
@@ -61,10 +64,25 @@ void pml_put_utf16z(struct fb_strbuf *b, const uint8_t *p, size_t nbytes) {
 }
 
 void pml_field(struct pml_dw *w, const char *name) {
-  if (w->fields++ > 0)
-    fb_strbuf_puts(w->b, ", ");
-  fb_strbuf_puts(w->b, name);
-  fb_strbuf_puts(w->b, ": ");
+  char buf[64];
+  size_t n = strlen(name), o = 0;
+
+  if (n > sizeof(buf) - 4) { /* no field name is this long; keep it right anyway */
+    if (w->fields++ > 0)
+      fb_strbuf_add(w->b, ", ", 2);
+    fb_strbuf_add(w->b, name, n);
+    fb_strbuf_add(w->b, ": ", 2);
+    return;
+  }
+  if (w->fields++ > 0) { /* ", Name: " in one append */
+    buf[o++] = ',';
+    buf[o++] = ' ';
+  }
+  memcpy(buf + o, name, n);
+  o += n;
+  buf[o++] = ':';
+  buf[o++] = ' ';
+  fb_strbuf_add(w->b, buf, o);
 }
 
 static int is_es(const struct pml_dw *w) {
@@ -97,6 +115,24 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
   *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+static void put_2digits(struct fb_strbuf *b, unsigned v) {
+  char two[2] = {(char)('0' + v / 10 % 10), (char)('0' + v % 10)};
+  if (v >= 100)
+    fb_strbuf_u64(b, v);
+  else
+    fb_strbuf_add(b, two, 2);
+}
+
+/* "%lld" of a year, which may be negative for absurd FILETIMEs. */
+static void put_year(struct fb_strbuf *b, int64_t y) {
+  if (y < 0) {
+    fb_strbuf_putc(b, '-');
+    fb_strbuf_u64(b, (uint64_t)(-(y + 1)) + 1);
+  } else {
+    fb_strbuf_u64(b, (uint64_t)y);
+  }
+}
+
 void pml_put_date(struct pml_dw *w, uint64_t ft) {
   /* FILETIME epoch 1601-01-01 is 134774 days before 1970-01-01; the value
    * is signed for Procmon (SetBasicInformation's -1 "do not change") */
@@ -110,18 +146,40 @@ void pml_put_date(struct pml_dw *w, uint64_t ft) {
   sod = secs - days * 86400;
   h = (unsigned)(sod / 3600);
   civil_from_days(days - 134774, &y, &m, &d);
-  if (is_es(w)) {
-    fb_strbuf_printf(w->b, "%02u/%02u/%lld %u:%02u:%02u", d, m, (long long)y, h, (unsigned)(sod / 60 % 60),
-                     (unsigned)(sod % 60));
-    return;
+  if (is_es(w)) { /* dd/mm/yyyy H:mm:ss */
+    put_2digits(w->b, d);
+    fb_strbuf_putc(w->b, '/');
+    put_2digits(w->b, m);
+    fb_strbuf_putc(w->b, '/');
+    put_year(w->b, y);
+    fb_strbuf_putc(w->b, ' ');
+    fb_strbuf_u64(w->b, h);
+  } else { /* m/d/yyyy h:mm:ss AM */
+    fb_strbuf_u64(w->b, m);
+    fb_strbuf_putc(w->b, '/');
+    fb_strbuf_u64(w->b, d);
+    fb_strbuf_putc(w->b, '/');
+    put_year(w->b, y);
+    fb_strbuf_putc(w->b, ' ');
+    fb_strbuf_u64(w->b, h % 12 ? h % 12 : 12);
   }
-  fb_strbuf_printf(w->b, "%u/%u/%lld %u:%02u:%02u %s", m, d, (long long)y, h % 12 ? h % 12 : 12,
-                   (unsigned)(sod / 60 % 60), (unsigned)(sod % 60), h < 12 ? "AM" : "PM");
+  fb_strbuf_putc(w->b, ':');
+  put_2digits(w->b, (unsigned)(sod / 60 % 60));
+  fb_strbuf_putc(w->b, ':');
+  put_2digits(w->b, (unsigned)(sod % 60));
+  if (!is_es(w))
+    fb_strbuf_add(w->b, h < 12 ? " AM" : " PM", 3);
 }
 
 void pml_put_seconds(struct fb_strbuf *b, uint64_t ticks) {
-  fb_strbuf_printf(b, "%llu.%07llu", (unsigned long long)(ticks / 10000000u),
-                   (unsigned long long)(ticks % 10000000u));
+  char frac[8];
+  uint64_t f = ticks % 10000000u;
+
+  fb_strbuf_u64(b, ticks / 10000000u);
+  frac[0] = '.';
+  for (int i = 7; i >= 1; i--, f /= 10)
+    frac[i] = (char)('0' + f % 10);
+  fb_strbuf_add(b, frac, 8);
 }
 
 void pml_put_access(struct fb_strbuf *b, uint32_t mask, const uint32_t generic[4], const struct pml_flag *t,

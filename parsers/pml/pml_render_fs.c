@@ -367,7 +367,7 @@ static void put_info_class(struct fb_strbuf *b, uint32_t cls) {
   if (name)
     fb_strbuf_puts(b, name);
   else
-    fb_strbuf_printf(b, "%u", cls);
+    fb_strbuf_u64(b, cls);
 }
 
 /* Offset of the file name (and of its byte length) in each

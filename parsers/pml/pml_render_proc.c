@@ -81,7 +81,7 @@ static void proc_start_detail(const struct pml_event *ev, struct pml_dw *w) {
   pml_dstr_take(&c, cmd_info, &cmd);
   pml_dstr_take(&c, dir_info, &dir);
   pml_field(w, "Parent PID");
-  fb_strbuf_printf(w->b, "%u", ppid);
+  fb_strbuf_u64(w->b, ppid);
   pml_field(w, "Command line");
   pml_put_dstr(w->b, &cmd);
   pml_field(w, "Current directory");
@@ -138,7 +138,7 @@ void pml_proc_detail(const struct pml_file *f, const struct pml_event *ev, struc
   case PROC_CREATE:
     proc_create_parse(ev, &u, &path, &cmd);
     pml_field(w, "PID");
-    fb_strbuf_printf(w->b, "%u", u);
+    fb_strbuf_u64(w->b, u);
     pml_field(w, "Command line");
     pml_put_dstr(w->b, &cmd);
     break;
@@ -147,11 +147,11 @@ void pml_proc_detail(const struct pml_file *f, const struct pml_event *ev, struc
   case PROC_STATISTICS: proc_exit_detail(ev, w); break;
   case THREAD_CREATE:
     pml_field(w, "Thread ID");
-    fb_strbuf_printf(w->b, "%u", pml_get32(d, n, 0));
+    fb_strbuf_u64(w->b, pml_get32(d, n, 0));
     break;
   case THREAD_EXIT:
     pml_field(w, "Thread ID");
-    fb_strbuf_printf(w->b, "%u", ev->tid);
+    fb_strbuf_u64(w->b, ev->tid);
     pml_field(w, "User Time");
     pml_put_seconds(w->b, pml_get64(d, n, 12));
     pml_field(w, "Kernel Time");
@@ -191,7 +191,7 @@ static void net_put_port(const struct pml_file *f, struct fb_strbuf *b, uint16_t
   if (name && *name)
     fb_strbuf_puts(b, name);
   else
-    fb_strbuf_printf(b, "%u", port);
+    fb_strbuf_u64(b, port);
 }
 
 void pml_net_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
@@ -222,7 +222,7 @@ void pml_net_detail(const struct pml_file *f, const struct pml_event *ev, struct
   if (n < 8)
     return;
   pml_field(w, "Length");
-  fb_strbuf_printf(w->b, "%u", fb_le32(d + 4));
+  fb_strbuf_u64(w->b, fb_le32(d + 4));
   /* NUL-separated key, value, key, value ... ending with an empty string */
   while (pos + 2 <= n) {
     size_t len = 0;

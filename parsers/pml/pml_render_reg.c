@@ -178,7 +178,7 @@ static void reg_put_data(struct pml_dw *w, uint32_t type, const uint8_t *p, size
   case 4: /* REG_DWORD */
     if (n >= 4) {
       pml_field(w, "Data");
-      fb_strbuf_printf(w->b, "%u", fb_le32(p));
+      fb_strbuf_u64(w->b, fb_le32(p));
     }
     break;
   case 11: /* REG_QWORD: Procmon before 3.60 prints no value */ pml_field(w, "Data"); break;
@@ -190,8 +190,11 @@ static void reg_put_data(struct pml_dw *w, uint32_t type, const uint8_t *p, size
   case 10: /* REG_RESOURCE_REQUIREMENTS_LIST: hex bytes, as many as were captured */
     if (n) {
       pml_field(w, "Data");
-      for (size_t i = 0; i < n; i++)
-        fb_strbuf_printf(w->b, i ? " %02X" : "%02X", p[i]);
+      for (size_t i = 0; i < n; i++) {
+        if (i)
+          fb_strbuf_putc(w->b, ' ');
+        fb_strbuf_hex(w->b, p[i], 2, 1);
+      }
     }
     break;
   default: /* a type Procmon does not know: the field, empty */ pml_field(w, "Data"); break;
@@ -221,7 +224,7 @@ static void reg_query_key_detail(const struct pml_event *ev, const struct reg_vi
     if (v->info_class < COUNT(key_info_classes))
       fb_strbuf_puts(w->b, key_info_classes[v->info_class]);
     else
-      fb_strbuf_printf(w->b, "%u", v->info_class);
+      fb_strbuf_u64(w->b, v->info_class);
   }
   if (!x) {
     pml_field(w, "Length");

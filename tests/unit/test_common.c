@@ -6,6 +6,7 @@
 #include "parsers/bytes.h"
 #include "parsers/error.h"
 #include "parsers/evidence.h"
+#include "parsers/strbuf.h"
 #include "parsers/utf16.h"
 #include "parsers/view.h"
 #include "tests/testutil.h"
@@ -99,6 +100,69 @@ START_TEST(view_refuses_missing_file) {
 }
 END_TEST
 
+/* fb_view_bytes reads a file through a 256 KiB window: ranges inside it,
+ * across its end (a refill), behind it, and larger than it (the mapping). */
+START_TEST(view_window_matches_the_mapping) {
+  const char *path = tu_corpus("pml/win10-1709-x64-mixed.pml");
+  static const uint64_t offs[] = {0, 100, 262100, 262144, 262000, 5, 24189428 - 64, 1 << 20};
+  static const size_t lens[] = {64, 262044, 100, 64, 4096, 300000, 64, 262144};
+  struct fb_window w = {0};
+  struct fb_view v;
+  struct fb_error err;
+  size_t n;
+  char *whole = tu_read_file(path, &n);
+
+  ck_assert_ptr_nonnull(whole);
+  ck_assert_uint_eq(n, 24189428);
+  ck_assert_int_eq(fb_view_open(&v, path, &err), FB_OK);
+  for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+    const uint8_t *p = fb_view_bytes(&v, &w, offs[i], lens[i]);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_mem_eq(p, whole + offs[i], lens[i]);
+    if (lens[i] <= 262144) /* served from the window, not the mapping */
+      ck_assert(p >= w.buf && p + lens[i] <= w.buf + w.len);
+  }
+  ck_assert_uint_eq(w.off, 1 << 20);
+  fb_window_free(&w);
+  fb_view_close(&v);
+  fb_view_from_memory(&v, whole, n); /* memory views are served in place */
+  ck_assert_ptr_eq(fb_view_bytes(&v, &w, 77, 10), (const uint8_t *)whole + 77);
+  ck_assert_ptr_null(w.buf);
+  free(whole);
+}
+END_TEST
+
+START_TEST(strbuf_formats_numbers) {
+  struct fb_strbuf b;
+
+  fb_strbuf_init(&b);
+  fb_strbuf_u64(&b, 0);
+  fb_strbuf_putc(&b, ' ');
+  fb_strbuf_u64(&b, UINT64_MAX);
+  fb_strbuf_putc(&b, ' ');
+  fb_strbuf_hex(&b, 0xAB, 4, 1);
+  fb_strbuf_putc(&b, ' ');
+  fb_strbuf_hex(&b, 0xdeadbeefcafeULL, 1, 0);
+  fb_strbuf_putc(&b, ' ');
+  fb_strbuf_hex(&b, 0, 2, 1);
+  fb_strbuf_putc(&b, ' ');
+  fb_strbuf_grouped(&b, 1234567, ',');
+  fb_strbuf_putc(&b, ' ');
+  fb_strbuf_grouped(&b, 999, '.');
+  fb_strbuf_putc(&b, ' ');
+  fb_strbuf_grouped(&b, 1000, '.');
+  ck_assert_str_eq(b.s, "0 18446744073709551615 00AB deadbeefcafe 00 1,234,567 999 1.000");
+  /* printf formats in place when it fits, and grows when it does not */
+  fb_strbuf_reset(&b);
+  for (int i = 0; i < 100; i++)
+    fb_strbuf_printf(&b, "%03d|%s", i, i % 10 ? "" : "a longer piece of text to force a grow|");
+  ck_assert_uint_eq(b.len, 100 * 4 + 10 * 39);
+  ck_assert_uint_eq(strlen(b.s), b.len);
+  ck_assert_int_eq(strncmp(b.s + b.len - 4, "099|", 4), 0);
+  fb_strbuf_free(&b);
+}
+END_TEST
+
 START_TEST(evidence_names) {
   struct ev_file_op op;
 
@@ -122,6 +186,8 @@ int main(void) {
   tcase_add_test(tc, view_inflates_gzip_pml);
   tcase_add_test(tc, view_reports_truncated_gzip_with_offset);
   tcase_add_test(tc, view_refuses_missing_file);
+  tcase_add_test(tc, view_window_matches_the_mapping);
+  tcase_add_test(tc, strbuf_formats_numbers);
   tcase_add_test(tc, evidence_names);
   suite_add_tcase(s, tc);
   return tu_run_suite(s);
