@@ -112,6 +112,11 @@ void fb_strbuf_hex(struct fb_strbuf *b, uint64_t v, int min_digits, int upper) {
   fb_strbuf_add(b, tmp + sizeof(tmp) - n, (size_t)n);
 }
 
+void fb_strbuf_0x(struct fb_strbuf *b, uint64_t v) {
+  fb_strbuf_add(b, "0x", 2);
+  fb_strbuf_hex(b, v, 1, 0);
+}
+
 void fb_strbuf_utf16(struct fb_strbuf *b, const uint8_t *src, size_t nchars) {
   size_t room = fb_utf16_bound(nchars);
 

@@ -28,6 +28,8 @@ void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) __attribute__((
  * ("%0*llx" / "%0*llX"), without printf's cost in hot loops. */
 void fb_strbuf_u64(struct fb_strbuf *b, uint64_t v);
 void fb_strbuf_hex(struct fb_strbuf *b, uint64_t v, int min_digits, int upper);
+/* "0x%llx" */
+void fb_strbuf_0x(struct fb_strbuf *b, uint64_t v);
 /* Append nchars UTF-16LE code units as UTF-8. */
 void fb_strbuf_utf16(struct fb_strbuf *b, const uint8_t *src, size_t nchars);
 /* Unsigned decimal with en-US thousands separators: 16384 -> "16,384". */

@@ -42,6 +42,11 @@ void pml_put_dstr(struct fb_strbuf *b, const struct pml_dstr *s) {
   }
   while (i < n) {
     size_t run = i;
+    for (uint64_t x; i + 8 <= n; i += 8) { /* eight ASCII bytes at a time */
+      memcpy(&x, p + i, 8);
+      if (x & 0x8080808080808080ULL)
+        break;
+    }
     while (i < n && p[i] < 0x80)
       i++;
     fb_strbuf_add(b, (const char *)p + run, i - run); /* the plain ASCII run */

@@ -340,7 +340,7 @@ static void fs_rw_detail(const struct pml_event *ev, const struct pml_fs *fs, st
     if (prio < COUNT(fs_priorities))
       fb_strbuf_puts(w->b, fs_priorities[prio]);
     else
-      fb_strbuf_printf(w->b, "0x%x", prio);
+      fb_strbuf_0x(w->b, prio);
   }
 }
 
@@ -613,7 +613,7 @@ static void put_all_info(struct pml_dw *w, const uint8_t *p, size_t n) {
   put_basic_info(w, p, n);
   put_standard_info(w, p + 40 <= p + n ? p + 40 : p, n >= 40 ? n - 40 : 0);
   pml_field(w, "IndexNumber");
-  fb_strbuf_printf(w->b, "0x%llx", (unsigned long long)pml_get64(p, n, 64));
+  fb_strbuf_0x(w->b, pml_get64(p, n, 64));
   pml_field(w, "EaSize");
   pml_put_num(w, pml_get32(p, n, 72));
   pml_field(w, "Access");
@@ -626,7 +626,7 @@ static void put_all_info(struct pml_dw *w, const uint8_t *p, size_t n) {
   if (align < COUNT(alignments) && alignments[align])
     fb_strbuf_puts(w->b, alignments[align]);
   else
-    fb_strbuf_printf(w->b, "0x%x", align);
+    fb_strbuf_0x(w->b, align);
   /* FileNameInformation follows, but Procmon does not print it */
 }
 
@@ -653,7 +653,7 @@ static void fs_query_info_detail(const struct pml_event *ev, const struct pml_fs
   case 0x05: put_standard_info(w, p, n); break;
   case 0x06:
     pml_field(w, "IndexNumber");
-    fb_strbuf_printf(w->b, "0x%llx", (unsigned long long)pml_get64(p, n, 0));
+    fb_strbuf_0x(w->b, pml_get64(p, n, 0));
     break;
   case 0x09: put_name_info(w, p, n); break;
   case 0x12: put_all_info(w, p, n); break;
@@ -662,7 +662,7 @@ static void fs_query_info_detail(const struct pml_event *ev, const struct pml_fs
     pml_field(w, "Attributes");
     fs_put_attributes(w->b, pml_get32(p, n, 0));
     pml_field(w, "ReparseTag");
-    fb_strbuf_printf(w->b, "0x%x", pml_get32(p, n, 4));
+    fb_strbuf_0x(w->b, pml_get32(p, n, 4));
     break;
   default: break;
   }

@@ -160,9 +160,9 @@ void pml_proc_detail(const struct pml_file *f, const struct pml_event *ev, struc
   case LOAD_IMAGE:
     load_image_parse(f, ev, &base, &u, &path);
     pml_field(w, "Image Base");
-    fb_strbuf_printf(w->b, "0x%llx", (unsigned long long)base);
+    fb_strbuf_0x(w->b, base);
     pml_field(w, "Image Size");
-    fb_strbuf_printf(w->b, "0x%x", u);
+    fb_strbuf_0x(w->b, u);
     break;
   default: break;
   }

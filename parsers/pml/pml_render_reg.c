@@ -252,11 +252,11 @@ static void reg_query_key_detail(const struct pml_event *ev, const struct reg_vi
     break;
   case 5:
     pml_field(w, "UserFlags");
-    fb_strbuf_printf(w->b, "0x%x", pml_get32(x, n, 0));
+    fb_strbuf_0x(w->b, pml_get32(x, n, 0));
     break;
   case 7:
     pml_field(w, "HandleTags");
-    fb_strbuf_printf(w->b, "0x%x", pml_get32(x, n, 0));
+    fb_strbuf_0x(w->b, pml_get32(x, n, 0));
     break;
   default: break; /* Name (3): Procmon prints no more than the class */
   }

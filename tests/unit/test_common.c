@@ -151,7 +151,9 @@ START_TEST(strbuf_formats_numbers) {
   fb_strbuf_grouped(&b, 999, '.');
   fb_strbuf_putc(&b, ' ');
   fb_strbuf_grouped(&b, 1000, '.');
-  ck_assert_str_eq(b.s, "0 18446744073709551615 00AB deadbeefcafe 00 1,234,567 999 1.000");
+  fb_strbuf_putc(&b, ' ');
+  fb_strbuf_0x(&b, 0x1F);
+  ck_assert_str_eq(b.s, "0 18446744073709551615 00AB deadbeefcafe 00 1,234,567 999 1.000 0x1f");
   /* printf formats in place when it fits, and grows when it does not */
   fb_strbuf_reset(&b);
   for (int i = 0; i < 100; i++)
