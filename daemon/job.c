@@ -47,17 +47,26 @@ const char *job_default_data_dir(void) {
 /* Input statuses; "read", "unpacked" and "skipped" mean handled completely. */
 static const char ST_READ[] = "read", ST_UNPACKED[] = "unpacked", ST_SKIPPED[] = "skipped";
 
-/* Counts records on their way to the engine, per input. */
+/* Counts records on their way to the engine, per input, and names their
+ * file as the verdict lists the input ("upload.zip!logs/procmon.pml"), not
+ * by the job's work directory, which is gone when the verdict is read. */
 struct counting_sink {
   const struct ev_sink *to;
   const struct ev_sink *also; /* the crash rules, fed the same records */
   uint64_t n;
+  const char *name; /* NULL: keep the parser's */
 };
 
 #define FORWARD(kind, type)                                                                                  \
   static int count_##kind(void *ctx, const type *r) {                                                        \
     struct counting_sink *c = ctx;                                                                           \
+    type named;                                                                                              \
     c->n++;                                                                                                  \
+    if (c->name != NULL) {                                                                                   \
+      named = *r;                                                                                            \
+      named.origin.file = c->name;                                                                           \
+      r = &named;                                                                                            \
+    }                                                                                                        \
     if (c->also && c->also->kind && c->also->kind(c->also->ctx, r))                                          \
       return 1;                                                                                              \
     return c->to->kind ? c->to->kind(c->to->ctx, r) : 0;                                                     \
@@ -92,7 +101,7 @@ static int read_dump(const char *path, const struct ev_sink *sink, struct fb_err
 /* Parse one artifact into the engine and the crash rules; fills in->status / in->error. */
 static void parse_artifact(const struct ingest_artifact *a, const struct ev_sink *engine,
                            const struct ev_sink *crash, struct vd_input *in) {
-  struct counting_sink cs = {engine, crash, 0};
+  struct counting_sink cs = {engine, crash, 0, a->chain};
   struct ev_sink sink = {&cs,           count_image,           count_process,     count_thread,
                          count_file_op, count_filter_callback, count_filter_info, count_fact};
   struct fb_error err;
@@ -122,6 +131,8 @@ static void parse_artifact(const struct ingest_artifact *a, const struct ev_sink
   {
     static __thread char msg[1100];
     char buf[1100];
+    if (a->chain != NULL) /* the file as the verdict lists it */
+      snprintf(err.file, sizeof(err.file), "%s", a->chain);
     snprintf(msg, sizeof(msg), "%s", fb_error_format(&err, buf, sizeof(buf)));
     in->error = msg;
   }

@@ -15,4 +15,4 @@ endif()
 # Procmon captures from the project's PML writer for cases the corpus lacks.
 fb_add_check_test(test_pml_scenarios
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pml_scenarios.c ${CMAKE_SOURCE_DIR}/tests/pml/pml_writer.c
-  LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group PkgConfig::JANSSON TIMEOUT 60)
+  LIBS -Wl,--start-group fb_daemon fb_rules -Wl,--end-group PkgConfig::JANSSON PkgConfig::LIBARCHIVE TIMEOUT 60)

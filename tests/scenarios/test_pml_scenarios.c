@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "daemon/job.h"
 #include "rules/verdict.h"
 #include "tests/pml/pml_writer.h"
@@ -140,6 +143,52 @@ START_TEST(pml_sharing_violation_names_holder) {
 }
 END_TEST
 
+/* The same capture uploaded as a zip (a folder inside it): the verdict cites
+ * the evidence by the name in the upload, as it lists the input, never by
+ * the job's work directory (gone by the time anyone reads the verdict). */
+START_TEST(pml_zipped_upload_cited_by_its_chain) {
+  const char *pml = build(P_HELD);
+  char zip[1024], *data;
+  const char *p = zip;
+  size_t n;
+  struct archive *a = archive_write_new();
+  struct archive_entry *e = archive_entry_new();
+  struct job_options opt = {0};
+  struct job_summary sum;
+  struct verdict *v = NULL;
+  const struct vd_finding *f;
+
+  data = tu_read_file(pml, &n);
+  ck_assert_ptr_nonnull(data);
+  snprintf(zip, sizeof(zip), "%s/held.zip", tu_tmpdir());
+  ck_assert_int_eq(archive_write_set_format_zip(a), ARCHIVE_OK);
+  ck_assert_int_eq(archive_write_open_filename(a, zip), ARCHIVE_OK);
+  archive_entry_set_pathname(e, "logs/procmon.pml");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0644);
+  archive_entry_set_size(e, (la_int64_t)n);
+  ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+  ck_assert_int_eq(archive_write_data(a, data, n), (la_ssize_t)n);
+  archive_entry_free(e);
+  ck_assert_int_eq(archive_write_free(a), ARCHIVE_OK);
+  free(data);
+
+  opt.data_dir = FB_SOURCE_DIR "/etc";
+  opt.print = JOB_PRINT_NONE;
+  ck_assert_int_eq(job_analyze_verdict(&p, 1, &opt, &sum, &v), 0);
+  ck_assert_uint_eq(v->ninputs, 2);
+  ck_assert_str_eq(v->inputs[1].path, "held.zip!logs/procmon.pml");
+  ck_assert_str_eq(v->inputs[1].status, "read");
+  ck_assert_uint_eq(v->nfindings, 1);
+  f = &v->findings[0];
+  ck_assert_str_eq(f->holder_process, "MsMpEng.exe");
+  ck_assert_uint_ge(f->nevidence, 2);
+  for (size_t i = 0; i < f->nevidence; i++)
+    ck_assert_str_eq(f->evidence[i].file, "held.zip!logs/procmon.pml");
+  verdict_free(v);
+}
+END_TEST
+
 START_TEST(pml_inbox_only_never_blamed) {
   struct verdict *v = analyze(P_INBOX_ONLY);
   const struct vd_finding *f;
@@ -160,6 +209,7 @@ static Suite *suite(void) {
   Suite *s = suite_create("pml-scenarios");
   TCase *tc = tcase_create("analyze");
   tcase_add_test(tc, pml_sharing_violation_names_holder);
+  tcase_add_test(tc, pml_zipped_upload_cited_by_its_chain);
   tcase_add_test(tc, pml_inbox_only_never_blamed);
   suite_add_tcase(s, tc);
   return s;
