@@ -609,7 +609,14 @@ static void plan_make(struct pml_csv *c) {
   }
 }
 
-/* A run of process columns as written between its outer quotes. */
+/* What ends a step: the closing quote and the next field's opening, or the
+ * end of the row. Both are three bytes. */
+static const char *step_trailer(const struct pml_csv *c, const struct plan_step *st) {
+  return st == &c->plan[c->nsteps - 1] ? "\"\r\n" : "\",\"";
+}
+
+/* A run of process columns as written after its opening quote, its trailer
+ * included. */
 static void run_text(struct pml_csv *c, const struct pml_process *p, const struct plan_step *st,
                      struct fb_strbuf *out) {
   for (int k = 0; k < st->count; k++) {
@@ -620,6 +627,7 @@ static void run_text(struct pml_csv *c, const struct pml_process *p, const struc
     process_field(p, c->opt.columns[st->first + k], out);
     escape_from(out, start);
   }
+  put(out, step_trailer(c, st), 3);
 }
 
 /* The text of a run for the event's process, made once per process. */
@@ -642,23 +650,25 @@ static void put_process_run(struct pml_csv *c, const struct pml_process *p, cons
   put(out, c->proc_text.s + span[0], span[1] - 1);
 }
 
+/* A row: an opening quote, then each step's text and trailer (the cached
+ * runs carry theirs). */
 void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf *out) {
+  if (c->nsteps == 0) {
+    put(out, "\r\n", 2);
+    return;
+  }
+  put_ch(out, '"');
   for (int i = 0; i < c->nsteps; i++) {
     const struct plan_step *st = &c->plan[i];
     size_t start;
-    if (i > 0)
-      put(out, ",\"", 2);
-    else
-      put_ch(out, '"');
     if (st->run >= 0) {
       put_process_run(c, ev->process, st, out);
-    } else {
-      start = out->len;
-      pml_csv_field(c, ev, c->opt.columns[st->first], out);
-      if (st->escape)
-        escape_from(out, start);
+      continue;
     }
-    put_ch(out, '"');
+    start = out->len;
+    pml_csv_field(c, ev, c->opt.columns[st->first], out);
+    if (st->escape)
+      escape_from(out, start);
+    put(out, step_trailer(c, st), 3);
   }
-  put(out, "\r\n", 2);
 }
