@@ -444,9 +444,14 @@ static void fs_query_directory_detail(const struct pml_event *ev, const struct p
       pml_field(w, "FileInformationClass");
       put_info_class(w->b, cls);
     } else {
-      char key[16];
-      snprintf(key, sizeof(key), "%u", number);
-      pml_field(w, key);
+      char key[16], *k = key + sizeof(key);
+      unsigned v = number;
+      *--k = '\0';
+      do { /* "%u", in a loop over every directory entry */
+        *--k = (char)('0' + v % 10);
+        v /= 10;
+      } while (v);
+      pml_field(w, k);
       fb_strbuf_utf16(w->b, ev->extra + pos + name_off, nlen / 2);
     }
     pos += next;
