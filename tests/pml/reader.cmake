@@ -10,6 +10,9 @@ if(FLTBLAME_TESTS OR FLTBLAME_FUZZ)
   file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz/pml-seeds)
   add_executable(pml_synth ${PML_TEST_DIR}/pml_synth.c ${PML_TEST_DIR}/pml_writer.c)
   target_link_libraries(pml_synth PRIVATE fb_pml)
+  # bench/pml's in-process timer (not a test).
+  add_executable(bench_pml ${PML_TEST_DIR}/bench_pml.c)
+  target_link_libraries(bench_pml PRIVATE fb_pml)
   set(seed_outputs ${CMAKE_BINARY_DIR}/fuzz/pml-seeds/example.pml)
   add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/fuzz/pml-seeds/example.pml
     COMMAND pml_synth example ${CMAKE_BINARY_DIR}/fuzz/pml-seeds/example.pml
