@@ -260,8 +260,22 @@ void pml_csv_free(struct pml_csv *c) {
 /* ---- fast appends (rows are the hot loop: no printf) ---- */
 
 static inline void put(struct fb_strbuf *b, const char *s, size_t n) {
-  if (b->s != NULL && b->cap - b->len > n) {
-    memcpy(b->s + b->len, s, n);
+  if (b->s != NULL && b->cap - b->len > n + 16) {
+    char *d = b->s + b->len;
+    if (n <= 16) { /* most appends: two overlapping 8-byte moves, no call */
+      uint64_t x, y;
+      if (n >= 8) {
+        memcpy(&x, s, 8);
+        memcpy(&y, s + n - 8, 8);
+        memcpy(d, &x, 8);
+        memcpy(d + n - 8, &y, 8);
+      } else {
+        for (size_t i = 0; i < n; i++)
+          d[i] = s[i];
+      }
+    } else {
+      memcpy(d, s, n);
+    }
     b->len += n;
     b->s[b->len] = '\0';
   } else {
@@ -297,11 +311,19 @@ static void put_u64(struct fb_strbuf *b, uint64_t v) {
 }
 
 /* v as exactly width digits (zero-padded). */
+static const char two_digits[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 static void fmt_fixed(char *p, uint64_t v, int width) {
-  for (int i = width - 1; i >= 0; i--) {
-    p[i] = (char)('0' + v % 10);
-    v /= 10;
+  int i = width;
+  for (; i >= 2; i -= 2) { /* two digits a step */
+    memcpy(p + i - 2, two_digits + 2 * (v % 100), 2);
+    v /= 100;
   }
+  if (i == 1)
+    p[0] = (char)('0' + v % 10);
 }
 
 /* ---- time ---- */
