@@ -36,11 +36,12 @@ struct pml_csv {
   /* The formatted clock of the last two seconds seen (event time and
    * completion time usually share one). */
   struct second_cache {
-    int64_t second; /* FILETIME / 10^7; -1 = empty */
-    char clock[16]; /* "1:18:10" */
-    char suffix[4]; /* " AM" or "" */
-    char date[16];  /* "7/12/2020" */
-    uint8_t clock_len, suffix_len, date_len;
+    int64_t second;     /* FILETIME / 10^7; -1 = empty */
+    char clock[16];     /* "1:18:10" */
+    char suffix[4];     /* " AM" or "" */
+    char date[16];      /* "7/12/2020" */
+    char date_time[40]; /* "7/12/2020 1:18:10 AM": the Date & Time column */
+    uint8_t clock_len, suffix_len, date_len, date_time_len;
   } seconds[2];
   unsigned next_second;
   /* The row plan, made once from the column list: a step is one event
@@ -397,6 +398,14 @@ static const struct second_cache *second_text(struct pml_csv *c, uint64_t fileti
   p[2] = ':';
   fmt_fixed(p + 3, (uint64_t)sec, 2);
   e->clock_len = (uint8_t)(p + 5 - e->clock);
+  p = e->date_time;
+  memcpy(p, e->date, e->date_len);
+  p += e->date_len;
+  *p++ = ' ';
+  memcpy(p, e->clock, e->clock_len);
+  p += e->clock_len;
+  memcpy(p, e->suffix, e->suffix_len);
+  e->date_time_len = (uint8_t)(p + e->suffix_len - e->date_time);
   return e;
 }
 
@@ -421,10 +430,7 @@ void pml_csv_time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf 
 void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
   const struct second_cache *e = second_text(c, filetime);
 
-  put(out, e->date, e->date_len);
-  put_ch(out, ' ');
-  put(out, e->clock, e->clock_len);
-  put(out, e->suffix, e->suffix_len);
+  put(out, e->date_time, e->date_time_len);
 }
 
 /* HH:MM:SS.fffffff since the first event. */

@@ -296,6 +296,10 @@ void pml_render_result(uint32_t status, struct fb_strbuf *out) {
 
   if (status == 0x103) /* STATUS_PENDING: the operation had not completed */
     return;
+  if (status == 0) { /* most events */
+    fb_strbuf_add(out, "SUCCESS", 7);
+    return;
+  }
   name = pml_name_find(pml_status_names, pml_status_names_count, status);
   if (name)
     fb_strbuf_puts(out, name);
