@@ -1,5 +1,6 @@
 /* bench_analyze - how much the verdict engine adds to decoding.
  *   bench_analyze [-n RUNS] FILE.pml...
+ *   bench_analyze -1 decode|analyze FILE.pml   (one pass, for callgrind)
  * For each capture: median time of opening and decoding it to evidence with
  * a sink that takes every file operation and does nothing (the parser's own
  * cost), and of the same into the engine plus deciding,
@@ -26,6 +27,12 @@ static int cmp_d(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static int noop_file_op(void *ctx, const struct ev_file_op *op) {
+  (void)ctx;
+  (void)op;
+  return 0;
+}
+
 static int one_run(const char *path, const struct kf_db *db, int analyze, double *secs, size_t *state,
                    size_t *findings) {
   struct pml_file *f;
@@ -49,8 +56,9 @@ static int one_run(const char *path, const struct kf_db *db, int analyze, double
     *state = rules_engine_state_bytes(e);
     *findings = v->nfindings;
   } else {
-    /* an empty sink still asks for every record, stacks resolved */
-    empty.file_op = NULL;
+    /* a sink that takes every file operation and does nothing: the reader
+     * builds every record, stacks resolved, as it does for the engine */
+    empty.file_op = noop_file_op;
     rc = pml_emit_evidence(f, &empty, &err);
   }
   rules_engine_free(e);
@@ -60,17 +68,30 @@ static int one_run(const char *path, const struct kf_db *db, int analyze, double
   return rc;
 }
 
-static int noop_file_op(void *ctx, const struct ev_file_op *op) {
-  (void)ctx;
-  (void)op;
-  return 0;
-}
-
 int main(int argc, char **argv) {
   int runs = 5, i0 = 1;
   struct kf_db *db = NULL;
   struct fb_error err;
   const char *dbp = getenv("FLTBLAME_DB");
+  if (argc == 4 && !strcmp(argv[1], "-1")) {
+    /* one pass of one side, so an instruction count (callgrind) compares
+     * exactly what the timed runs compare */
+    double secs;
+    size_t state = 0, findings = 0;
+    int analyze = !strcmp(argv[2], "analyze"), rc;
+    if (!analyze && strcmp(argv[2], "decode")) {
+      fprintf(stderr, "bench_analyze -1: decode or analyze\n");
+      return 2;
+    }
+    if (kf_db_load(&db, dbp ? dbp : "etc/known-filters.tsv", &err) < 0) {
+      fprintf(stderr, "%s\n", err.msg);
+      return 1;
+    }
+    rc = one_run(argv[3], db, analyze, &secs, &state, &findings);
+    printf("%s %s: %.6f s, %zu findings\n", argv[2], argv[3], secs, findings);
+    kf_db_free(db);
+    return rc < 0;
+  }
   if (argc > 2 && !strcmp(argv[1], "-n")) {
     runs = atoi(argv[2]);
     i0 = 3;
@@ -87,19 +108,8 @@ int main(int argc, char **argv) {
     double dec[99], ana[99];
     size_t state = 0, findings = 0;
     for (int r = 0; r < runs; r++) {
-      struct pml_file *f;
-      struct ev_sink s;
-      double t0;
-      memset(&s, 0, sizeof(s));
-      s.file_op = noop_file_op; /* the reader builds every record, as it does for the engine */
-      t0 = now();
-      if (pml_open(&f, argv[a], &err) < 0) {
-        fprintf(stderr, "%s: %s\n", argv[a], err.msg);
+      if (one_run(argv[a], db, 0, &dec[r], &state, &findings) < 0)
         return 1;
-      }
-      pml_emit_evidence(f, &s, &err);
-      pml_close(f);
-      dec[r] = now() - t0;
       if (one_run(argv[a], db, 1, &ana[r], &state, &findings) < 0)
         return 1;
     }
@@ -112,7 +122,6 @@ int main(int argc, char **argv) {
              state / 1024, findings);
     }
   }
-  (void)one_run;
   kf_db_free(db);
   return 0;
 }
