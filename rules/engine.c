@@ -476,6 +476,16 @@ struct irp_state {
 };
 
 #define NESTED_RING 4096
+#define OPENED_SLOTS 64
+
+/* The hash of a path recently opened, so that its close (Procmon: no file
+ * object, the handle is found by path and process) compares the path with
+ * the interned copy instead of hashing it again. */
+struct opened {
+  const char *path; /* interned */
+  size_t len;
+  uint64_t hash;
+};
 
 struct nested_open {
   uint64_t path_hash;
@@ -525,9 +535,9 @@ struct rules_engine {
   struct umap groupmap;            /* group key -> index in groups */
   struct nested_open *nested_ring; /* recent opens a filter issued from its callback, by path */
   uint32_t nested_next;
-  struct umap nestmap;  /* path hash -> ring index (checked: the slot may have been reused) */
-  struct umap modcache; /* module name hash -> MOD_* bits; cleared when the inventory changes */
-  const char *last_file_raw, *last_file, *last_format_raw, *last_format;
+  struct opened opened[OPENED_SLOTS]; /* by process and path length */
+  struct umap nestmap;                /* path hash -> ring index (checked: the slot may have been reused) */
+  struct umap modcache;               /* module name hash -> MOD_* bits; cleared when the inventory changes */
   struct group *groups;
   size_t ngroups, groups_cap;
   uint32_t groups_dropped;
@@ -711,7 +721,7 @@ static const char *stack_nested_filter(struct rules_engine *e, const struct ev_s
     const char *m = st->frames[i].module;
     if (m != prev) {
       prev = m;
-      prev_fltmgr = m != NULL && name_is_fltmgr(m);
+      prev_fltmgr = m != NULL && (m[0] | 0x20) == 'f' && name_is_fltmgr(m);
     }
     if (prev_fltmgr) {
       if (first == NIL)
@@ -837,16 +847,23 @@ static void add_link(struct rules_engine *e, struct vd_finding *f, const char *k
   l->text = xstrdup(text);
 }
 
-static uint64_t group_key(enum vd_kind kind, uint32_t status, uint32_t pid, const char *path,
-                          const char *op) {
-  uint64_t h = hash_bytes(path ? path : "", 1);
+/* The case-folded hash of a path, NULL hashed as "". The rules hash a
+ * failing operation's path once and key the group, the handle and the
+ * nested-open tables with it. */
+static uint64_t path_hash(const char *path) {
+  return hash_bytes(path ? path : "", 1);
+}
+
+/* ph: path_hash(path) */
+static uint64_t group_key(enum vd_kind kind, uint32_t status, uint32_t pid, uint64_t ph, const char *op) {
+  uint64_t h = ph;
   h = mix64(h ^ ((uint64_t)kind << 40) ^ ((uint64_t)status << 8) ^ ((uint64_t)pid << 33));
   return h ^ hash_bytes(op ? op : "", 0);
 }
 
 static struct group *group_get(struct rules_engine *e, enum vd_kind kind, const struct ev_file_op *op,
-                               const char *path, const char *process) {
-  uint64_t key = group_key(kind, op->status, op->pid, path, op->op_name);
+                               const char *path, uint64_t ph, const char *process) {
+  uint64_t key = group_key(kind, op->status, op->pid, ph, op->op_name);
   uint32_t at = umap_get(&e->groupmap, key);
   struct group *g;
   if (at != NIL)
@@ -1158,6 +1175,7 @@ static void callback_link(struct rules_engine *e, struct group *g, const struct 
 static void finding_from_callback(struct rules_engine *e, const struct irp_state *s) {
   struct ev_file_op op;
   struct group *g;
+  const char *path;
   ev_file_op_init(&op);
   op.origin.file = s->file;
   op.origin.format = "etl";
@@ -1171,7 +1189,8 @@ static void finding_from_callback(struct rules_engine *e, const struct irp_state
   op.op_name = "minifilter callback";
   op.file_object = s->fo;
   op.irp = s->irp;
-  g = group_get(e, VD_DENIED, &op, fo_path(e, s->fo), proc_name(e, s->pid));
+  path = fo_path(e, s->fo);
+  g = group_get(e, VD_DENIED, &op, path, path_hash(path), proc_name(e, s->pid));
   if (g == NULL)
     return;
   if (g->f.occurrences == 0 || op.time < g->f.first_time)
@@ -1249,6 +1268,10 @@ static void remember_nested(struct rules_engine *e, uint64_t ph, const struct ha
   e->nested_next = (e->nested_next + 1) % NESTED_RING;
 }
 
+static unsigned opened_slot(uint32_t pid, size_t len) {
+  return (unsigned)((pid * 31u + len) % OPENED_SLOTS);
+}
+
 static void track_open(struct rules_engine *e, const struct ev_file_op *op, const char *path,
                        const char *process) {
   uint32_t at, victim, fi;
@@ -1268,20 +1291,22 @@ static void track_open(struct rules_engine *e, const struct ev_file_op *op, cons
   h->pid = op->pid;
   h->process = intern_recent(&e->in, e->recent, process);
   h->path = intern_hashed(&e->in, path, len, ph);
-  if (op->origin.file != e->last_file_raw) {
-    e->last_file_raw = op->origin.file;
-    e->last_file = intern(&e->in, op->origin.file);
-    e->last_format_raw = op->origin.format;
-    e->last_format = intern(&e->in, op->origin.format);
+  if (h->path) {
+    struct opened *o = &e->opened[opened_slot(op->pid, len)];
+    o->path = h->path;
+    o->len = len;
+    o->hash = ph;
   }
-  h->file = e->last_file;
-  h->format = op->origin.format == e->last_format_raw ? e->last_format : intern(&e->in, op->origin.format);
+  /* by content, not by pointer: a closed capture's name may be freed and
+   * the next capture's name allocated at the same address */
+  h->file = intern_recent(&e->in, e->recent, op->origin.file);
+  h->format = intern_recent(&e->in, e->recent, op->origin.format);
   h->index = op->origin.index;
   h->time = op->time;
   h->access = op->desired_access;
   h->share = op->share_access;
   nested = op->stack.count ? stack_nested_filter(e, &op->stack, &fi) : NULL;
-  h->nested = intern(&e->in, nested);
+  h->nested = intern_recent(&e->in, e->recent, nested);
   if (nested) {
     struct inv *v = inv_get(e, nested);
     if (v) {
@@ -1303,7 +1328,9 @@ static void track_close(struct rules_engine *e, const struct ev_file_op *op, con
   if (path == NULL)
     return;
   {
-    uint64_t ph = hash_bytes(path, 1);
+    size_t len = strlen(path);
+    const struct opened *o = &e->opened[opened_slot(op->pid, len)];
+    uint64_t ph = o->path && o->len == len && !memcmp(o->path, path, len) ? o->hash : hash_mem(path, len, 1);
     POOL_EACH1(&e->hpool, ph, i) {
       if ((*HANDLE(e, i)).pid == op->pid && (*HANDLE(e, i)).fo == 0) {
         pool_release(&e->hpool, i);
@@ -1315,8 +1342,8 @@ static void track_close(struct rules_engine *e, const struct ev_file_op *op, con
 
 static struct group *decide_held(struct rules_engine *e, const struct ev_file_op *op, const char *path,
                                  const char *process) {
-  struct group *g = group_get(e, VD_HELD, op, path, process);
-  uint64_t ph = hash_bytes(path, 1);
+  uint64_t ph = path_hash(path);
+  struct group *g = group_get(e, VD_HELD, op, path, ph, process);
   const struct handle *best = NULL;
   int best_conflict = 0;
   if (g == NULL)
@@ -1373,7 +1400,8 @@ static struct group *decide_held(struct rules_engine *e, const struct ev_file_op
 
 static struct group *decide_denied(struct rules_engine *e, const struct ev_file_op *op, const char *path,
                                    const char *process) {
-  struct group *g = group_get(e, VD_DENIED, op, path, process);
+  uint64_t ph = path_hash(path);
+  struct group *g = group_get(e, VD_DENIED, op, path, ph, process);
   struct irp_state *s;
   uint32_t at, frame_at;
   const char *nested, *owner;
@@ -1429,7 +1457,6 @@ static struct group *decide_denied(struct rules_engine *e, const struct ev_file_
     }
     if (!(g->reasons_seen & (1 << VD_R_STATUS_OWNER)) && path) {
       /* the owner's own nested I/O on this very file, seen when it was opened */
-      uint64_t ph = hash_bytes(path, 1);
       uint32_t slot = umap_get(&e->nestmap, ph);
       const struct nested_open *n = slot != NIL && e->nested_ring ? &e->nested_ring[slot] : NULL;
       if (n && n->path_hash == ph && n->module && !strcasecmp(n->module, owner)) {
