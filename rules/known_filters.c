@@ -81,7 +81,7 @@ int kf_key_is_core_kernel(const char *k) {
       "volmgr",     "partmgr",  "disk",     "classpnp", "storport", "stornvme", "win32k", "win32kfull",
       "win32kbase", "volsnap",  "fvevol",   "iorate"};
   for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
-    if (!strcmp(k, core[i]))
+    if (k[0] == core[i][0] && !strcmp(k, core[i])) /* the first letter settles most */
       return 1;
   return 0;
 }
