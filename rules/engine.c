@@ -684,26 +684,18 @@ static int module_is_inbox(struct rules_engine *e, const char *module) {
   return module != NULL && (module_bits(e, module) & MOD_INBOX) != 0;
 }
 
-static int ascii_lower(char c) {
-  return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
 /* strcasecmp(m, "fltmgr.sys") == 0 || strcasecmp(m, "fltmgr") == 0, inline:
- * it is asked of every frame of every stack. */
+ * it is asked of every frame of every stack. For a letter, c | 0x20 is its
+ * lower case, and only the two cases of that letter give it (0x20 is one
+ * bit); a NUL never matches, so no byte past the end is read. */
 static int name_is_fltmgr(const char *m) {
-  static const char want[] = "fltmgr.sys";
-  size_t i;
-  if ((m[0] | 0x20) != 'f') /* 'F' and 'f' only: most frames are settled here */
-    return 0;
-  for (i = 1; i < 6; i++)
-    if (ascii_lower(m[i]) != want[i])
+  static const char want[] = "fltmgr";
+  for (size_t i = 0; i < 6; i++)
+    if ((m[i] | 0x20) != want[i])
       return 0;
   if (m[6] == '\0')
     return 1;
-  for (; i < 10; i++)
-    if (ascii_lower(m[i]) != want[i])
-      return 0;
-  return m[10] == '\0';
+  return m[6] == '.' && (m[7] | 0x20) == 's' && (m[8] | 0x20) == 'y' && (m[9] | 0x20) == 's' && m[10] == '\0';
 }
 
 /* The innermost blamable module whose frames sit between two FltMgr runs
@@ -721,7 +713,7 @@ static const char *stack_nested_filter(struct rules_engine *e, const struct ev_s
     const char *m = st->frames[i].module;
     if (m != prev) {
       prev = m;
-      prev_fltmgr = m != NULL && (m[0] | 0x20) == 'f' && name_is_fltmgr(m);
+      prev_fltmgr = m != NULL && name_is_fltmgr(m);
     }
     if (prev_fltmgr) {
       if (first == NIL)
