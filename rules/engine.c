@@ -731,7 +731,7 @@ static const char *stack_nested_filter(struct rules_engine *e, const struct ev_s
       continue;
     if (m != prev) {
       prev = m;
-      bits = m == flt || name_is_fltmgr(m) ? 0 : module_bits(e, m);
+      bits = (m == flt || name_is_fltmgr(m)) ? 0 : module_bits(e, m);
     }
     if (!(bits & MOD_BLAMABLE))
       continue;
