@@ -2,7 +2,7 @@
  * The rules are summarised in engine.h and explained in docs/verdict.md. */
 #include "rules/engine.h"
 
-#include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,15 +30,50 @@ enum {
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint64_t hash_bytes(const char *s, int fold) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (fold)
-      c = (unsigned char)tolower(c);
-    h = (h ^ c) * 1099511628211ull;
+/* The eight bytes of w with ASCII A-Z turned to a-z, all at once: what
+ * tolower() does byte by byte in the C locale, the only one fltblame runs
+ * in, and what strcasecmp() compares. Bytes >= 0x80 are left alone. */
+static uint64_t fold_ascii8(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+  uint64_t low7 = w & ~high;
+  uint64_t ge_a = low7 + ones * (0x80 - 'A');     /* high bit set where the byte is >= 'A' */
+  uint64_t gt_z = low7 + ones * (0x80 - 'Z' - 1); /* ... and where it is > 'Z' */
+  return w | ((ge_a & ~gt_z & ~w & high) >> 2);   /* 0x80 >> 2 = 0x20, the case bit */
+}
+
+static uint64_t hash_step(uint64_t h, uint64_t w) {
+  h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+  return h ^ (h >> 32);
+}
+
+/* A 64-bit hash of n bytes, case-folded when fold is set, taken a word at a
+ * time: paths are hashed at least once per open and per close. Every step is
+ * a bijection of the running state, so strings differing in one word never
+ * collide. Never 0 (tables use 0 for empty). */
+static uint64_t hash_mem(const char *s, size_t n, int fold) {
+  uint64_t h = 0x243F6A8885A308D3ull ^ (uint64_t)n, w;
+  for (; n >= 8; s += 8, n -= 8) {
+    memcpy(&w, s, 8);
+    h = hash_step(h, fold ? fold_ascii8(w) : w);
+  }
+  if (n) { /* the last 1-7 bytes, in fixed-size pieces (no memcpy call) */
+    uint32_t w4 = 0;
+    uint16_t w2 = 0;
+    uint8_t w1 = 0;
+    if (n & 4)
+      memcpy(&w4, s, 4);
+    if (n & 2)
+      memcpy(&w2, s + (n & 4), 2);
+    if (n & 1)
+      w1 = (uint8_t)s[n - 1];
+    w = (uint64_t)w4 | (uint64_t)w2 << 32 | (uint64_t)w1 << 48;
+    h = hash_step(h, fold ? fold_ascii8(w) : w);
   }
   return h ? h : 1;
+}
+
+static uint64_t hash_bytes(const char *s, int fold) {
+  return hash_mem(s, strlen(s), fold);
 }
 
 static uint64_t mix64(uint64_t x) {
@@ -75,7 +110,7 @@ static void intern_free(struct intern *in) {
 }
 
 static int intern_grow(struct intern *in) {
-  size_t cap = in->cap ? in->cap * 2 : 4096;
+  size_t cap = in->cap ? in->cap * 2 : 256; /* small captures intern a few hundred strings */
   const char **slots = calloc(cap, sizeof(*slots));
   uint64_t *hashes = calloc(cap, sizeof(*hashes));
   if (slots == NULL || hashes == NULL) {
@@ -100,22 +135,21 @@ static int intern_grow(struct intern *in) {
   return 0;
 }
 
-/* A stable copy of s for the engine's lifetime; NULL when s is NULL, when
- * memory runs out or when the byte limit was reached (callers cope). */
-static const char *intern(struct intern *in, const char *s) {
-  uint64_t h;
+/* A stable copy of s (len bytes, h = hash_mem(s, len, 1): the case-folded
+ * hash, so a caller that hashed a path for a case-insensitive table does not
+ * hash it again; strings differing in case are still told apart by strcmp)
+ * for the engine's lifetime; NULL when memory runs out or when the byte limit
+ * was reached (callers cope). */
+static const char *intern_hashed(struct intern *in, const char *s, size_t len, uint64_t h) {
   size_t j, n;
   char *p;
 
-  if (s == NULL)
-    return NULL;
   if ((in->count + 1) * 2 > in->cap && intern_grow(in) < 0)
     return NULL;
-  h = hash_bytes(s, 0);
   for (j = mix64(h) & (in->cap - 1); in->slots[j]; j = (j + 1) & (in->cap - 1))
     if (in->hashes[j] == h && !strcmp(in->slots[j], s))
       return in->slots[j];
-  n = strlen(s) + 1;
+  n = len + 1;
   if (in->bytes + n > in->limit) {
     in->full = 1;
     return NULL;
@@ -144,6 +178,40 @@ static const char *intern(struct intern *in, const char *s) {
   in->hashes[j] = h;
   in->count++;
   return p;
+}
+
+/* intern_hashed for a string not hashed yet; NULL for NULL. */
+static const char *intern(struct intern *in, const char *s) {
+  size_t len;
+  if (s == NULL)
+    return NULL;
+  len = strlen(s);
+  return intern_hashed(in, s, len, hash_mem(s, len, 1));
+}
+
+/* Strings the parsers pass again and again by the same pointer (the process
+ * name of every open, the company of every module: the reader's tables),
+ * remembered by pointer. A pointer can later hold another string, so a hit is
+ * checked with strcmp, which costs less than hashing and probing. */
+#define RECENT_SLOTS 32
+
+struct recent {
+  const char *raw, *interned;
+};
+
+static const char *intern_recent(struct intern *in, struct recent *cache, const char *s) {
+  struct recent *r;
+  const char *n;
+  if (s == NULL)
+    return NULL;
+  r = &cache[((uintptr_t)s >> 3) % RECENT_SLOTS];
+  if (r->raw == s && !strcmp(r->interned, s))
+    return r->interned;
+  if ((n = intern(in, s)) != NULL) {
+    r->raw = s;
+    r->interned = n;
+  }
+  return n;
 }
 
 /* ------------------------------------------ u64 -> u32 map (no deletes) */
@@ -249,12 +317,15 @@ static uint32_t bucket(const struct pool *p, uint64_t k) {
   return (uint32_t)(mix64(k) & (p->nbuckets - 1));
 }
 
-static int grow_array(void *pp, size_t elem, uint32_t oldn, uint32_t newn) {
+/* Only arrays read before a slot is taken need zeroing (live): a slot's
+ * payload, keys and links are written when it is taken. */
+static int grow_array(void *pp, size_t elem, uint32_t oldn, uint32_t newn, int zero) {
   void **a = pp;
   char *n = realloc(*a, (size_t)newn * elem);
   if (n == NULL)
     return -1;
-  memset(n + (size_t)oldn * elem, 0, (size_t)(newn - oldn) * elem);
+  if (zero)
+    memset(n + (size_t)oldn * elem, 0, (size_t)(newn - oldn) * elem);
   *a = n;
   return 0;
 }
@@ -265,10 +336,10 @@ static int pool_grow(struct pool *p) {
     cap = p->max;
   if (cap <= old)
     return -1;
-  if (grow_array(&p->payload, p->psize, old, cap) || grow_array(&p->next1, 4, old, cap) ||
-      grow_array(&p->next2, 4, old, cap) || grow_array(&p->k1, 8, old, cap) ||
-      grow_array(&p->k2, 8, old, cap) || grow_array(&p->live, 1, old, cap) ||
-      grow_array(&p->free_next, 4, old, cap))
+  if (grow_array(&p->payload, p->psize, old, cap, 0) || grow_array(&p->next1, 4, old, cap, 0) ||
+      grow_array(&p->next2, 4, old, cap, 0) || grow_array(&p->k1, 8, old, cap, 0) ||
+      grow_array(&p->k2, 8, old, cap, 0) || grow_array(&p->live, 1, old, cap, 1) ||
+      grow_array(&p->free_next, 4, old, cap, 0))
     return -1;
   free(p->head1);
   free(p->head2);
@@ -405,6 +476,16 @@ struct irp_state {
 };
 
 #define NESTED_RING 4096
+#define OPENED_SLOTS 64
+
+/* The hash of a path recently opened, so that its close (Procmon: no file
+ * object, the handle is found by path and process) compares the path with
+ * the interned copy instead of hashing it again. */
+struct opened {
+  const char *path; /* interned */
+  size_t len;
+  uint64_t hash;
+};
 
 struct nested_open {
   uint64_t path_hash;
@@ -439,7 +520,8 @@ struct rules_engine {
   struct rules_limits lim;
   struct ev_sink sink;
   struct intern in;
-  struct umap procs; /* pid+1 -> index into proc_names */
+  struct recent recent[RECENT_SLOTS]; /* see intern_recent */
+  struct umap procs;                  /* pid+1 -> index into proc_names */
   const char **proc_names;
   size_t nprocs, procs_cap;
   struct umap kmods; /* name hash -> index into kmod_company */
@@ -453,9 +535,9 @@ struct rules_engine {
   struct umap groupmap;            /* group key -> index in groups */
   struct nested_open *nested_ring; /* recent opens a filter issued from its callback, by path */
   uint32_t nested_next;
-  struct umap nestmap;  /* path hash -> ring index (checked: the slot may have been reused) */
-  struct umap modcache; /* module name hash -> MOD_* bits; cleared when the inventory changes */
-  const char *last_file_raw, *last_file, *last_format_raw, *last_format;
+  struct opened opened[OPENED_SLOTS]; /* by process and path length */
+  struct umap nestmap;                /* path hash -> ring index (checked: the slot may have been reused) */
+  struct umap modcache;               /* module name hash -> MOD_* bits; cleared when the inventory changes */
   struct group *groups;
   size_t ngroups, groups_cap;
   uint32_t groups_dropped;
@@ -522,10 +604,15 @@ static struct inv *inv_find(struct rules_engine *e, const char *name) {
 }
 
 static struct inv *inv_get(struct rules_engine *e, const char *name) {
-  struct inv *v = inv_find(e, name);
   char k[128];
-  if (v || name == NULL || !name[0])
-    return v;
+  uint64_t kh;
+  uint32_t i;
+  struct inv *v;
+  kh = hash_bytes(kf_name_key(name, k, sizeof(k)), 0); /* key_hash(name): the key is made once */
+  if ((i = umap_get(&e->invmap, kh)) != NIL)
+    return &e->inv[i];
+  if (name == NULL || !name[0])
+    return NULL;
   if (e->ninv == e->inv_cap) {
     size_t cap = e->inv_cap ? e->inv_cap * 2 : 64;
     struct inv *p = realloc(e->inv, cap * sizeof(*p));
@@ -538,11 +625,11 @@ static struct inv *inv_get(struct rules_engine *e, const char *name) {
   }
   v = &e->inv[e->ninv];
   memset(v, 0, sizeof(*v));
-  v->key = intern(&e->in, kf_name_key(name, k, sizeof(k)));
+  v->key = intern(&e->in, k);
   v->display = intern(&e->in, ev_path_basename(name));
   v->instances = -1;
   v->loaded = -1;
-  if (v->key == NULL || v->display == NULL || umap_put(&e->invmap, key_hash(name), (uint32_t)e->ninv) < 0) {
+  if (v->key == NULL || v->display == NULL || umap_put(&e->invmap, kh, (uint32_t)e->ninv) < 0) {
     e->oom = 1;
     return NULL;
   }
@@ -597,32 +684,58 @@ static int module_is_inbox(struct rules_engine *e, const char *module) {
   return module != NULL && (module_bits(e, module) & MOD_INBOX) != 0;
 }
 
-static int is_fltmgr_frame(const struct ev_frame *f) {
-  /* the first letter settles almost every frame without a full compare */
-  return f->module && (f->module[0] == 'F' || f->module[0] == 'f') &&
-         (!strcasecmp(f->module, "fltmgr.sys") || !strcasecmp(f->module, "fltmgr"));
+/* strcasecmp(m, "fltmgr.sys") == 0 || strcasecmp(m, "fltmgr") == 0, inline:
+ * it is asked of every frame of every stack. For a letter, c | 0x20 is its
+ * lower case, and only the two cases of that letter give it (0x20 is one
+ * bit); a NUL never matches, so no byte past the end is read. */
+static int name_is_fltmgr(const char *m) {
+  static const char want[] = "fltmgr";
+  for (size_t i = 0; i < 6; i++)
+    if ((m[i] | 0x20) != want[i])
+      return 0;
+  if (m[6] == '\0')
+    return 1;
+  return m[6] == '.' && (m[7] | 0x20) == 's' && (m[8] | 0x20) == 'y' && (m[9] | 0x20) == 's' && m[10] == '\0';
 }
 
 /* The innermost blamable module whose frames sit between two FltMgr runs
- * (it issued I/O from its own callback); third-party before inbox. */
+ * (it issued I/O from its own callback); third-party before inbox. Frames
+ * of one module come in runs and a stack's frames share its module names, so
+ * a name is asked about once per run (same pointer, same answer). */
 static const char *stack_nested_filter(struct rules_engine *e, const struct ev_stack *st,
                                        uint32_t *frame_at) {
   uint32_t first = NIL, last = NIL;
-  const char *inbox_pick = NULL;
+  const char *inbox_pick = NULL, *prev = NULL, *flt;
   uint32_t inbox_at = NIL;
-  for (uint32_t i = 0; i < st->count; i++)
-    if (is_fltmgr_frame(&st->frames[i])) {
+  unsigned bits = 0;
+  int prev_fltmgr = 0;
+  for (uint32_t i = 0; i < st->count; i++) {
+    const char *m = st->frames[i].module;
+    if (m != prev) {
+      prev = m;
+      prev_fltmgr = m != NULL && name_is_fltmgr(m);
+    }
+    if (prev_fltmgr) {
       if (first == NIL)
         first = i;
       last = i;
     }
+  }
   if (first == NIL || last == first)
     return NULL;
+  flt = st->frames[last].module;
+  prev = NULL;
   for (uint32_t i = first + 1; i < last; i++) {
     const char *m = st->frames[i].module;
-    if (m == NULL || !st->frames[i].kernel || is_fltmgr_frame(&st->frames[i]) || !module_is_blamable(e, m))
+    if (m == NULL || !st->frames[i].kernel)
       continue;
-    if (!module_is_inbox(e, m)) {
+    if (m != prev) {
+      prev = m;
+      bits = (m == flt || name_is_fltmgr(m)) ? 0 : module_bits(e, m);
+    }
+    if (!(bits & MOD_BLAMABLE))
+      continue;
+    if (!(bits & MOD_INBOX)) {
       *frame_at = i;
       return m;
     }
@@ -726,16 +839,23 @@ static void add_link(struct rules_engine *e, struct vd_finding *f, const char *k
   l->text = xstrdup(text);
 }
 
-static uint64_t group_key(enum vd_kind kind, uint32_t status, uint32_t pid, const char *path,
-                          const char *op) {
-  uint64_t h = hash_bytes(path ? path : "", 1);
+/* The case-folded hash of a path, NULL hashed as "". The rules hash a
+ * failing operation's path once and key the group, the handle and the
+ * nested-open tables with it. */
+static uint64_t path_hash(const char *path) {
+  return hash_bytes(path ? path : "", 1);
+}
+
+/* ph: path_hash(path) */
+static uint64_t group_key(enum vd_kind kind, uint32_t status, uint32_t pid, uint64_t ph, const char *op) {
+  uint64_t h = ph;
   h = mix64(h ^ ((uint64_t)kind << 40) ^ ((uint64_t)status << 8) ^ ((uint64_t)pid << 33));
   return h ^ hash_bytes(op ? op : "", 0);
 }
 
 static struct group *group_get(struct rules_engine *e, enum vd_kind kind, const struct ev_file_op *op,
-                               const char *path, const char *process) {
-  uint64_t key = group_key(kind, op->status, op->pid, path, op->op_name);
+                               const char *path, uint64_t ph, const char *process) {
+  uint64_t key = group_key(kind, op->status, op->pid, ph, op->op_name);
   uint32_t at = umap_get(&e->groupmap, key);
   struct group *g;
   if (at != NIL)
@@ -844,11 +964,15 @@ static int on_thread(void *ctx, const struct ev_thread *r) {
 static int on_image(void *ctx, const struct ev_image *r) {
   struct rules_engine *e = ctx;
   const char *name = r->name ? r->name : ev_path_basename(r->path);
+  char k[128];
+  uint64_t kh;
   e->n_images++;
   if (!r->kernel || name == NULL || !name[0])
     return 0;
   umap_clear(&e->modcache);
-  if (umap_get(&e->kmods, key_hash(name)) == NIL) {
+  /* the name's key once: captures list hundreds of kernel modules */
+  kh = hash_bytes(kf_name_key(name, k, sizeof(k)), 0); /* key_hash(name) */
+  if (umap_get(&e->kmods, kh) == NIL) {
     if (e->nkmods == e->kmods_cap) {
       size_t cap = e->kmods_cap ? e->kmods_cap * 2 : 256;
       const char **p = realloc(e->kmod_company, cap * sizeof(*p));
@@ -857,12 +981,12 @@ static int on_image(void *ctx, const struct ev_image *r) {
       e->kmod_company = p;
       e->kmods_cap = cap;
     }
-    e->kmod_company[e->nkmods] = intern(&e->in, r->company);
-    if (umap_put(&e->kmods, key_hash(name), (uint32_t)e->nkmods) < 0)
+    e->kmod_company[e->nkmods] = intern_recent(&e->in, e->recent, r->company);
+    if (umap_put(&e->kmods, kh, (uint32_t)e->nkmods) < 0)
       return e->oom = 1;
     e->nkmods++;
   }
-  if ((kf_lookup(e->db, name, NULL) && !kf_name_is_core_kernel(name)) || kf_name_is_observer(name)) {
+  if ((kf_lookup_key(e->db, k, NULL) && !kf_key_is_core_kernel(k)) || kf_key_is_observer(k)) {
     struct inv *v = inv_get(e, name);
     if (v == NULL)
       return e->oom;
@@ -1043,6 +1167,7 @@ static void callback_link(struct rules_engine *e, struct group *g, const struct 
 static void finding_from_callback(struct rules_engine *e, const struct irp_state *s) {
   struct ev_file_op op;
   struct group *g;
+  const char *path;
   ev_file_op_init(&op);
   op.origin.file = s->file;
   op.origin.format = "etl";
@@ -1056,7 +1181,8 @@ static void finding_from_callback(struct rules_engine *e, const struct irp_state
   op.op_name = "minifilter callback";
   op.file_object = s->fo;
   op.irp = s->irp;
-  g = group_get(e, VD_DENIED, &op, fo_path(e, s->fo), proc_name(e, s->pid));
+  path = fo_path(e, s->fo);
+  g = group_get(e, VD_DENIED, &op, path, path_hash(path), proc_name(e, s->pid));
   if (g == NULL)
     return;
   if (g->f.occurrences == 0 || op.time < g->f.first_time)
@@ -1134,12 +1260,17 @@ static void remember_nested(struct rules_engine *e, uint64_t ph, const struct ha
   e->nested_next = (e->nested_next + 1) % NESTED_RING;
 }
 
+static unsigned opened_slot(uint32_t pid, size_t len) {
+  return (unsigned)((pid * 31u + len) % OPENED_SLOTS);
+}
+
 static void track_open(struct rules_engine *e, const struct ev_file_op *op, const char *path,
                        const char *process) {
   uint32_t at, victim, fi;
   struct handle *h;
   const char *nested;
-  uint64_t ph = hash_bytes(path, 1);
+  size_t len = strlen(path);
+  uint64_t ph = hash_mem(path, len, 1);
   at = pool_take(&e->hpool, ph, op->file_object, &victim);
   if (at == NIL && victim != NIL) {
     e->n_evicted++;
@@ -1150,22 +1281,24 @@ static void track_open(struct rules_engine *e, const struct ev_file_op *op, cons
   h = HANDLE(e, at);
   h->fo = op->file_object;
   h->pid = op->pid;
-  h->process = intern(&e->in, process);
-  h->path = intern(&e->in, path);
-  if (op->origin.file != e->last_file_raw) {
-    e->last_file_raw = op->origin.file;
-    e->last_file = intern(&e->in, op->origin.file);
-    e->last_format_raw = op->origin.format;
-    e->last_format = intern(&e->in, op->origin.format);
+  h->process = intern_recent(&e->in, e->recent, process);
+  h->path = intern_hashed(&e->in, path, len, ph);
+  if (h->path) {
+    struct opened *o = &e->opened[opened_slot(op->pid, len)];
+    o->path = h->path;
+    o->len = len;
+    o->hash = ph;
   }
-  h->file = e->last_file;
-  h->format = op->origin.format == e->last_format_raw ? e->last_format : intern(&e->in, op->origin.format);
+  /* by content, not by pointer: a closed capture's name may be freed and
+   * the next capture's name allocated at the same address */
+  h->file = intern_recent(&e->in, e->recent, op->origin.file);
+  h->format = intern_recent(&e->in, e->recent, op->origin.format);
   h->index = op->origin.index;
   h->time = op->time;
   h->access = op->desired_access;
   h->share = op->share_access;
   nested = op->stack.count ? stack_nested_filter(e, &op->stack, &fi) : NULL;
-  h->nested = intern(&e->in, nested);
+  h->nested = intern_recent(&e->in, e->recent, nested);
   if (nested) {
     struct inv *v = inv_get(e, nested);
     if (v) {
@@ -1187,7 +1320,9 @@ static void track_close(struct rules_engine *e, const struct ev_file_op *op, con
   if (path == NULL)
     return;
   {
-    uint64_t ph = hash_bytes(path, 1);
+    size_t len = strlen(path);
+    const struct opened *o = &e->opened[opened_slot(op->pid, len)];
+    uint64_t ph = o->path && o->len == len && !memcmp(o->path, path, len) ? o->hash : hash_mem(path, len, 1);
     POOL_EACH1(&e->hpool, ph, i) {
       if ((*HANDLE(e, i)).pid == op->pid && (*HANDLE(e, i)).fo == 0) {
         pool_release(&e->hpool, i);
@@ -1199,8 +1334,8 @@ static void track_close(struct rules_engine *e, const struct ev_file_op *op, con
 
 static struct group *decide_held(struct rules_engine *e, const struct ev_file_op *op, const char *path,
                                  const char *process) {
-  struct group *g = group_get(e, VD_HELD, op, path, process);
-  uint64_t ph = hash_bytes(path, 1);
+  uint64_t ph = path_hash(path);
+  struct group *g = group_get(e, VD_HELD, op, path, ph, process);
   const struct handle *best = NULL;
   int best_conflict = 0;
   if (g == NULL)
@@ -1257,7 +1392,8 @@ static struct group *decide_held(struct rules_engine *e, const struct ev_file_op
 
 static struct group *decide_denied(struct rules_engine *e, const struct ev_file_op *op, const char *path,
                                    const char *process) {
-  struct group *g = group_get(e, VD_DENIED, op, path, process);
+  uint64_t ph = path_hash(path);
+  struct group *g = group_get(e, VD_DENIED, op, path, ph, process);
   struct irp_state *s;
   uint32_t at, frame_at;
   const char *nested, *owner;
@@ -1313,7 +1449,6 @@ static struct group *decide_denied(struct rules_engine *e, const struct ev_file_
     }
     if (!(g->reasons_seen & (1 << VD_R_STATUS_OWNER)) && path) {
       /* the owner's own nested I/O on this very file, seen when it was opened */
-      uint64_t ph = hash_bytes(path, 1);
       uint32_t slot = umap_get(&e->nestmap, ph);
       const struct nested_open *n = slot != NIL && e->nested_ring ? &e->nested_ring[slot] : NULL;
       if (n && n->path_hash == ph && n->module && !strcasecmp(n->module, owner)) {
@@ -1418,7 +1553,6 @@ struct rules_engine *rules_engine_new(const struct kf_db *db, const struct rules
   e->sink.fact = on_fact;
   return e;
 }
-
 
 void rules_engine_free(struct rules_engine *e) {
   if (e == NULL)

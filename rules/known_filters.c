@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,33 +13,59 @@
 struct kf_db {
   struct kf_entry *entries; /* sorted by name, then altitude descending */
   size_t count, cap;
+  uint32_t *by_name; /* open addressing: index of each name's first entry, UINT32_MAX = empty */
+  size_t by_name_cap;
   char **lines; /* owned storage the entries point into */
   size_t nlines, lines_cap;
   size_t bad;
 };
 
+/* tolower() as the C locale has it, the locale fltblame runs in, inline. */
+static char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* The last four bytes of a name are lower4 in any case (".sys"). */
+static int suffix_is(const char *s, const char *lower4) {
+  for (int i = 0; i < 4; i++)
+    if (ascii_lower(s[i]) != lower4[i])
+      return 0;
+  return 1;
+}
+
 const char *kf_name_key(const char *name, char *buf, size_t size) {
-  const char *base = ev_path_basename(name ? name : "");
-  size_t n = strlen(base), i;
+  const char *base = name ? name : "", *p;
+  size_t n, i;
 
   if (size == 0)
     return buf;
-  if (n >= 4 && (!strcasecmp(base + n - 4, ".sys") || !strcasecmp(base + n - 4, ".exe")))
+  for (p = base; *p; p++) /* ev_path_basename and strlen in one pass */
+    if (*p == '\\' || *p == '/')
+      base = p + 1;
+  n = (size_t)(p - base);
+  if (n >= 4 && (suffix_is(base + n - 4, ".sys") || suffix_is(base + n - 4, ".exe")))
     n -= 4;
   if (n >= size)
     n = size - 1;
   for (i = 0; i < n; i++)
-    buf[i] = (char)tolower((unsigned char)base[i]);
+    buf[i] = ascii_lower(base[i]);
   buf[n] = '\0';
   return buf;
 }
 
+int kf_key_is_observer(const char *k) {
+  switch (k[0]) {                             /* asked of every kernel module a capture lists */
+  case 'p': return !strncmp(k, "procmon", 7); /* PROCMON23, PROCMON24, Procmon11 ... */
+  case 'f': return !strcmp(k, "fileinfo");
+  case 's': return !strcmp(k, "sysmondrv");
+  case 'n': return !strcmp(k, "npsvctrig");
+  default: return 0;
+  }
+}
+
 int kf_name_is_observer(const char *name) {
   char k[64];
-  kf_name_key(name, k, sizeof(k));
-  if (!strncmp(k, "procmon", 7)) /* PROCMON23, PROCMON24, Procmon11 ... */
-    return 1;
-  return !strcmp(k, "fileinfo") || !strcmp(k, "sysmondrv") || !strcmp(k, "npsvctrig");
+  return kf_key_is_observer(kf_name_key(name, k, sizeof(k)));
 }
 
 int kf_name_is_filter_manager(const char *name) {
@@ -46,19 +73,22 @@ int kf_name_is_filter_manager(const char *name) {
   return !strcmp(kf_name_key(name, k, sizeof(k)), "fltmgr");
 }
 
-int kf_name_is_core_kernel(const char *name) {
+int kf_key_is_core_kernel(const char *k) {
   static const char *const core[] = {
       "ntoskrnl",   "ntkrnlmp", "ntkrnlpa", "ntkrpamp", "ntkrla57", "hal",      "ntfs",   "refs",
       "fastfat",    "exfat",    "udfs",     "cdfs",     "fltmgr",   "ci",       "clfs",   "ksecdd",
       "cng",        "tcpip",    "ndis",     "afd",      "netio",    "mup",      "rdbss",  "mrxsmb",
       "volmgr",     "partmgr",  "disk",     "classpnp", "storport", "stornvme", "win32k", "win32kfull",
       "win32kbase", "volsnap",  "fvevol",   "iorate"};
-  char k[64];
-  kf_name_key(name, k, sizeof(k));
   for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
-    if (!strcmp(k, core[i]))
+    if (k[0] == core[i][0] && !strcmp(k, core[i])) /* the first letter settles most */
       return 1;
   return 0;
+}
+
+int kf_name_is_core_kernel(const char *name) {
+  char k[64];
+  return kf_key_is_core_kernel(kf_name_key(name, k, sizeof(k)));
 }
 
 const char *kf_group_for_altitude(double a) {
@@ -109,6 +139,7 @@ void kf_db_free(struct kf_db *db) {
     free(db->lines[i]);
   free(db->lines);
   free(db->entries);
+  free(db->by_name);
   free(db);
 }
 
@@ -186,6 +217,36 @@ static int add_line(struct kf_db *db, char *line) {
   return 0;
 }
 
+static uint64_t name_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h ^ (h >> 29);
+}
+
+/* Index the first entry of every name (entries sorted); at most half full. */
+static int index_names(struct kf_db *db) {
+  size_t cap = 16;
+  if (db->count >= UINT32_MAX)
+    return FB_ENOMEM;
+  while (cap < 2 * db->count)
+    cap *= 2;
+  if ((db->by_name = malloc(cap * sizeof(*db->by_name))) == NULL)
+    return FB_ENOMEM;
+  memset(db->by_name, 0xff, cap * sizeof(*db->by_name));
+  db->by_name_cap = cap;
+  for (size_t i = 0; i < db->count; i++) {
+    size_t j;
+    if (i > 0 && !strcmp(db->entries[i - 1].name, db->entries[i].name))
+      continue;
+    for (j = name_hash(db->entries[i].name) & (cap - 1); db->by_name[j] != UINT32_MAX;
+         j = (j + 1) & (cap - 1))
+      ;
+    db->by_name[j] = (uint32_t)i;
+  }
+  return 0;
+}
+
 int kf_db_load(struct kf_db **out, const char *path, struct fb_error *err) {
   FILE *fp = fopen(path, "r");
   struct kf_db *db;
@@ -224,21 +285,25 @@ int kf_db_load(struct kf_db **out, const char *path, struct fb_error *err) {
     return rc;
   }
   qsort(db->entries, db->count, sizeof(*db->entries), entry_cmp);
+  if (index_names(db) < 0) {
+    kf_db_free(db);
+    return fb_error_set(err, FB_ENOMEM, FB_OFFSET_NONE, "out of memory indexing %s", path);
+  }
   *out = db;
   return 0;
 }
 
-/* Index of the first entry named key, db->count if none. */
+/* Index of the first entry named key, db->count if none: one probe of the
+ * name index (built at load) instead of a binary search, as the engine looks
+ * up every kernel module a capture lists. */
 static size_t first_named(const struct kf_db *db, const char *key) {
-  size_t lo = 0, hi = db->count;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (strcmp(db->entries[mid].name, key) < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
+  size_t mask = db->by_name_cap - 1;
+  if (db->by_name_cap == 0)
+    return db->count;
+  for (size_t j = name_hash(key) & mask; db->by_name[j] != UINT32_MAX; j = (j + 1) & mask)
+    if (!strcmp(db->entries[db->by_name[j]].name, key))
+      return db->by_name[j];
+  return db->count;
 }
 
 size_t kf_altitude_count(const struct kf_db *db, const char *name) {
@@ -277,11 +342,16 @@ const char *kf_altitudes(const struct kf_db *db, const char *name, char *buf, si
 
 const struct kf_entry *kf_lookup(const struct kf_db *db, const char *name, const char *altitude) {
   char key[128];
-  const struct kf_entry *first = NULL;
-
   if (db == NULL || name == NULL || db->count == 0)
     return NULL;
-  kf_name_key(name, key, sizeof(key));
+  return kf_lookup_key(db, kf_name_key(name, key, sizeof(key)), altitude);
+}
+
+const struct kf_entry *kf_lookup_key(const struct kf_db *db, const char *key, const char *altitude) {
+  const struct kf_entry *first = NULL;
+
+  if (db == NULL || db->count == 0)
+    return NULL;
   for (size_t i = first_named(db, key); i < db->count && !strcmp(db->entries[i].name, key); i++) {
     if (first == NULL)
       first = &db->entries[i];

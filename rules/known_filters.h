@@ -38,6 +38,8 @@ size_t kf_db_bad_lines(const struct kf_db *db);
 /* Look a driver up by name (any case, with or without .sys) and, when known,
  * its altitude text; NULL when the name is unknown. */
 const struct kf_entry *kf_lookup(const struct kf_db *db, const char *name, const char *altitude);
+/* The same for a key kf_name_key() made (callers that need the key anyway). */
+const struct kf_entry *kf_lookup_key(const struct kf_db *db, const char *key, const char *altitude);
 
 /* How many altitudes the database allocates to a driver, and their list
  * ("409500, 180451") into buf. */
@@ -48,6 +50,9 @@ const char *kf_altitudes(const struct kf_db *db, const char *name, char *buf, si
 int kf_name_is_observer(const char *name);       /* PROCMONnn, FileInfo, SysmonDrv, Npsvctrig */
 int kf_name_is_filter_manager(const char *name); /* FLTMGR.SYS */
 int kf_name_is_core_kernel(const char *name);    /* ntoskrnl, hal, file systems: never filters */
+/* The same two for a key kf_name_key() made. */
+int kf_key_is_observer(const char *key);
+int kf_key_is_core_kernel(const char *key);
 
 /* Load-order group of an altitude from the allocation ranges, "" if none. */
 const char *kf_group_for_altitude(double altitude);

@@ -308,6 +308,70 @@ START_TEST(closed_holder_is_not_named) {
 }
 END_TEST
 
+/* Procmon has no file object: a close ends the open of the same process on
+ * the same path in any ASCII case, and only that path ('[' and '{' differ by
+ * the case bit but are not letters). Long UTF-8 paths are compared byte-exact
+ * beyond ASCII. */
+START_TEST(pml_close_matches_path_in_any_case) {
+  static const char *const opened[] = {"C:\\Users\\\xe5\xbc\xa0\xe4\xb8\x89\\Downloads\\Setup.EXE",
+                                       "C:\\x\\a[1].dll"};
+  static const char *const closed[] = {"c:\\USERS\\\xe5\xbc\xa0\xe4\xb8\x89\\downloads\\setup.exe",
+                                       "C:\\x\\a{1}.dll"};
+  static const int holder[] = {0, 1};
+  for (int i = 0; i < 2; i++) {
+    const struct vd_finding *f;
+    teardown();
+    setup();
+    file_op("pml", 1, EV_FOP_CREATE, 3000, "app.exe", opened[i], 0, 0, 0x40000000u, 0, 0, NULL);
+    file_op("pml", 2, EV_FOP_CLEANUP, 3000, "app.exe", closed[i], 0, 0, EV_UNKNOWN_U32, EV_UNKNOWN_U32, 0,
+            NULL);
+    file_op("pml", 3, EV_FOP_CREATE, 1200, "other.exe", opened[i], 0, 0, 0x40000000u, 7, SHARING_VIOLATION,
+            NULL);
+    finish();
+    f = only_finding();
+    ck_assert_int_eq(f->has_holder, holder[i]);
+    if (holder[i])
+      ck_assert_uint_eq(f->holder_pid, 3000);
+  }
+}
+END_TEST
+
+/* A capture's name is taken by content: when several captures are analysed
+ * together, the next one's name can sit at the address of a closed one's. */
+START_TEST(holder_names_its_own_capture) {
+  const struct vd_finding *f;
+  char name[32] = "first.pml";
+  struct ev_file_op op;
+  ev_file_op_init(&op);
+  op.origin.file = name;
+  op.origin.format = "pml";
+  op.kind = EV_FOP_CREATE;
+  op.op_name = "CreateFile";
+  op.status_known = 1;
+  op.pid = 10;
+  op.process_name = "a.exe";
+  op.path = "C:\\a.txt";
+  op.desired_access = 0x40000000u;
+  op.share_access = 0;
+  ck_assert_int_eq(sink->file_op(sink->ctx, &op), 0);
+  strcpy(name, "second.pml"); /* same address, the next capture */
+  op.origin.index = 7;
+  op.pid = 20;
+  op.path = "C:\\b.txt";
+  ck_assert_int_eq(sink->file_op(sink->ctx, &op), 0);
+  op.origin.index = 8;
+  op.pid = 30;
+  op.status = SHARING_VIOLATION;
+  ck_assert_int_eq(sink->file_op(sink->ctx, &op), 0);
+  finish();
+  f = only_finding();
+  ck_assert_uint_eq(f->holder_pid, 20);
+  ck_assert_str_eq(f->evidence[1].kind, "open_handle");
+  ck_assert_str_eq(f->evidence[1].file, "second.pml");
+  ck_assert_uint_eq(f->evidence[1].index, 7);
+}
+END_TEST
+
 /* A compatible open (shares read) does not hold a reader out. PML: by path. */
 START_TEST(compatible_open_is_not_a_holder) {
   const struct vd_finding *f;
@@ -542,6 +606,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, last_pre_callback_is_strong);
   tcase_add_test(tc, sharing_violation_names_holder);
   tcase_add_test(tc, closed_holder_is_not_named);
+  tcase_add_test(tc, pml_close_matches_path_in_any_case);
+  tcase_add_test(tc, holder_names_its_own_capture);
   tcase_add_test(tc, compatible_open_is_not_a_holder);
   tcase_add_test(tc, no_failure_no_finding);
   tcase_add_test(tc, observers_and_inbox_never_confirmed);
