@@ -32,11 +32,14 @@ static unsigned take(struct in *in) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  struct rules_limits lim = {8, 4, 6, 3, 1 << 16};
+  struct in in = {data, size};
+  /* Small limits so eviction and the caps are reached; the interned strings
+   * get 64 KiB (one arena chunk: the out-of-memory path) for odd first bytes
+   * and 4 MiB (the rules themselves) for even ones. */
+  struct rules_limits lim = {8, 4, 6, 3, (take(&in) & 1) ? (size_t)1 << 16 : (size_t)1 << 22};
   struct rules_engine *e = rules_engine_new(NULL, &lim);
   const struct ev_sink *s;
   struct verdict *v = verdict_new();
-  struct in in = {data, size};
   struct ev_frame frames[16];
   char *json;
   FILE *null = fopen("/dev/null", "w");
