@@ -17,7 +17,6 @@
 #include <wchar.h>
 
 #include "daemon/ingest_hash.h"
-#include "daemon/ingest_sha256.h"
 #include "parsers/error.h"
 
 #define COPY_BUF (256 * 1024)
@@ -33,6 +32,7 @@ struct ctx {
   struct ingest_result *res;
   char *work_dir;
   struct ingest_hasher *hasher; /* NULL: digest inline */
+  EVP_MD_CTX *md;               /* digest of the file being written or read */
   uint8_t *buf;                 /* read/copy buffer */
   uint8_t *head;                /* first FB_FILETYPE_HEAD bytes of the file being written */
   size_t head_len;
@@ -449,25 +449,32 @@ static void head_add(struct ctx *c, const void *p, size_t n) {
   }
 }
 
-/* Digest n more bytes of the current file, on the hash thread once the file
- * is big enough to be worth it. */
-static void digest_add(struct ctx *c, struct sha256 *sh, int *threaded, const void *p, size_t n) {
-  if (!*threaded && c->hasher != NULL && sh->len + n > THREAD_MIN) {
-    ingest_hasher_begin(c->hasher, sh);
-    *threaded = 1;
+/* Where the current file's digest stands. */
+struct digest {
+  uint64_t len; /* bytes digested so far */
+  int threaded; /* c->md is on the hash thread */
+};
+
+/* Digest n more bytes of the current file (c->md), on the hash thread once
+ * the file is big enough to be worth it. */
+static void digest_add(struct ctx *c, struct digest *d, const void *p, size_t n) {
+  if (!d->threaded && c->hasher != NULL && d->len + n > THREAD_MIN) {
+    ingest_hasher_begin(c->hasher, c->md);
+    d->threaded = 1;
   }
-  if (*threaded)
+  if (d->threaded)
     ingest_hasher_feed(c->hasher, p, n);
   else
-    sha256_update(sh, p, n);
+    EVP_DigestUpdate(c->md, p, n);
+  d->len += n;
 }
 
-/* Bring the digest state back from the hash thread (always call before
- * using sh or leaving the file). */
-static void digest_sync(struct ctx *c, struct sha256 *sh, int *threaded) {
-  if (*threaded) {
-    ingest_hasher_end(c->hasher, sh);
-    *threaded = 0;
+/* Bring c->md back from the hash thread (always call before using it or
+ * leaving the file). */
+static void digest_sync(struct ctx *c, struct digest *d) {
+  if (d->threaded) {
+    ingest_hasher_end(c->hasher);
+    d->threaded = 0;
   }
 }
 
@@ -513,19 +520,21 @@ static int over_limit(struct ctx *c, struct unpack *u, uint64_t more, char *why,
  * (limit: the archive must stop; read error: the entry is partial). */
 static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w, char *why, size_t size,
                       int *limit_hit) {
-  struct sha256 sh;
+  struct digest dg = {0, 0};
   const void *blk;
   size_t len;
   la_int64_t off;
   uint64_t pos = 0;
-  uint8_t dig[32];
-  int r, rc = 0, threaded = 0;
+  int r, rc = 0;
 
-  sha256_init(&sh);
   c->head_len = 0;
   *limit_hit = 0;
   w->size = 0;
   w->sha256[0] = '\0';
+  if (ingest_digest_init(c->md) != 0) {
+    snprintf(why, size, "cannot start a SHA-256 digest (libcrypto)");
+    return -1;
+  }
   for (;;) {
     r = archive_read_data_block(u->a, &blk, &len, &off);
     if (r == ARCHIVE_EOF)
@@ -552,7 +561,7 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
           rc = -1;
           break;
         }
-        digest_add(c, &sh, &threaded, c->buf, n);
+        digest_add(c, &dg, c->buf, n);
         head_add(c, c->buf, n);
         gap -= n;
         pos += n;
@@ -572,19 +581,17 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
       rc = -1;
       break;
     }
-    digest_add(c, &sh, &threaded, blk, len);
+    digest_add(c, &dg, blk, len);
     head_add(c, blk, len);
     pos += len;
     u->unpacked += len;
     c->total += len;
   }
-  digest_sync(c, &sh, &threaded);
+  digest_sync(c, &dg);
   w->size = pos;
   w->type = fb_filetype_detect(c->head, c->head_len);
-  if (rc == 0) {
-    sha256_final(&sh, dig);
-    sha256_hex(dig, w->sha256);
-  }
+  if (rc == 0)
+    ingest_digest_hex(c->md, w->sha256);
   return rc;
 }
 
@@ -884,18 +891,22 @@ static int unpack_fd(struct ctx *c, int fd, uint64_t packed, enum fb_filetype ty
 
 /* Read a file in place: size, digest, type. */
 static int read_plain(struct ctx *c, int fd, struct written *w, char *why, size_t size) {
-  struct sha256 sh;
-  uint8_t dig[32];
+  struct digest dg = {0, 0};
   ssize_t n;
-  int threaded = 0, rc = 0;
+  int rc = 0;
 
-  sha256_init(&sh);
   c->head_len = 0;
   w->size = 0;
+  w->type = FB_FT_OTHER;
+  w->sha256[0] = '\0';
+  if (ingest_digest_init(c->md) != 0) {
+    snprintf(why, size, "cannot start a SHA-256 digest (libcrypto)");
+    return -1;
+  }
   for (;;) {
     /* past THREAD_MIN, read straight into the hash thread's buffers */
-    uint8_t *into = threaded ? ingest_hasher_buffer(c->hasher) : c->buf;
-    size_t cap = threaded ? INGEST_HASH_BUF : COPY_BUF;
+    uint8_t *into = dg.threaded ? ingest_hasher_buffer(c->hasher) : c->buf;
+    size_t cap = dg.threaded ? INGEST_HASH_BUF : COPY_BUF;
 
     n = read(fd, into, cap);
     if (n < 0 && errno == EINTR)
@@ -909,22 +920,21 @@ static int read_plain(struct ctx *c, int fd, struct written *w, char *why, size_
       break;
     head_add(c, into, (size_t)n);
     w->size += (uint64_t)n;
-    if (threaded) {
+    if (dg.threaded) {
       ingest_hasher_commit(c->hasher, (size_t)n);
     } else {
-      sha256_update(&sh, into, (size_t)n);
-      if (c->hasher != NULL && sh.len >= THREAD_MIN) {
-        ingest_hasher_begin(c->hasher, &sh);
-        threaded = 1;
+      EVP_DigestUpdate(c->md, into, (size_t)n);
+      dg.len += (uint64_t)n;
+      if (c->hasher != NULL && dg.len >= THREAD_MIN) {
+        ingest_hasher_begin(c->hasher, c->md);
+        dg.threaded = 1;
       }
     }
   }
-  digest_sync(c, &sh, &threaded);
+  digest_sync(c, &dg);
   w->type = fb_filetype_detect(c->head, c->head_len);
-  if (rc == 0) {
-    sha256_final(&sh, dig);
-    sha256_hex(dig, w->sha256);
-  }
+  if (rc == 0)
+    ingest_digest_hex(c->md, w->sha256);
   return rc;
 }
 
@@ -1053,8 +1063,9 @@ int ingest_run(const char *upload, const char *work_dir, const struct ingest_lim
   c.buf = malloc(COPY_BUF);
   c.head = malloc(FB_FILETYPE_HEAD);
   c.hasher = ingest_hasher_new();
+  c.md = EVP_MD_CTX_new();
   trimmed = strdup(upload);
-  if (c.work_dir == NULL || c.buf == NULL || c.head == NULL || trimmed == NULL) {
+  if (c.work_dir == NULL || c.buf == NULL || c.head == NULL || c.md == NULL || trimmed == NULL) {
     snprintf(res->error, sizeof(res->error), "out of memory");
     rc = FB_ENOMEM;
     goto out;
@@ -1115,5 +1126,6 @@ out:
   free(c.buf);
   free(c.head);
   ingest_hasher_free(c.hasher);
+  EVP_MD_CTX_free(c.md);
   return rc;
 }

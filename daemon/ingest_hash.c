@@ -1,4 +1,5 @@
-/* ingest_hash.c - a one-producer, one-worker digest pipeline (see ingest_hash.h). */
+/* ingest_hash.c - SHA-256 through libcrypto, and a one-producer, one-worker
+ * digest pipeline (see ingest_hash.h). */
 #include "daemon/ingest_hash.h"
 
 #include <pthread.h>
@@ -17,10 +18,46 @@ struct ingest_hasher {
   size_t len[NBUF];
   int head, tail, count;
   int drain, drained, stop;
-  struct sha256 state; /* touched by the worker only while the queue is non-empty */
-  uint8_t *cur;        /* producer: buffer being filled by _feed */
+  EVP_MD_CTX *ctx; /* touched by the worker only while the queue is non-empty */
+  uint8_t *cur;    /* producer: buffer being filled by _feed */
   size_t cur_len;
 };
+
+static const EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* An explicit fetch: EVP_sha256() would look the algorithm up again at
+ * every EVP_DigestInit_ex2. Kept for the life of the process. */
+static void fetch_sha256(void) {
+  sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *ingest_sha256_md(void) {
+  pthread_once(&sha256_once, fetch_sha256);
+  return sha256_md;
+}
+
+int ingest_digest_init(EVP_MD_CTX *ctx) {
+  const EVP_MD *md = ingest_sha256_md();
+
+  return md != NULL && EVP_DigestInit_ex2(ctx, md, NULL) == 1 ? 0 : -1;
+}
+
+int ingest_digest_hex(EVP_MD_CTX *ctx, char hex[65]) {
+  static const char digits[] = "0123456789abcdef";
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0, i;
+
+  hex[0] = '\0';
+  if (EVP_DigestFinal_ex(ctx, d, &n) != 1 || n != 32)
+    return -1;
+  for (i = 0; i < n; i++) {
+    hex[2 * i] = digits[d[i] >> 4];
+    hex[2 * i + 1] = digits[d[i] & 15];
+  }
+  hex[2 * n] = '\0';
+  return 0;
+}
 
 static void *worker(void *arg) {
   struct ingest_hasher *h = arg;
@@ -32,7 +69,7 @@ static void *worker(void *arg) {
     if (h->count > 0) {
       int i = h->head;
       pthread_mutex_unlock(&h->mu);
-      sha256_update(&h->state, h->buf[i], h->len[i]);
+      EVP_DigestUpdate(h->ctx, h->buf[i], h->len[i]);
       pthread_mutex_lock(&h->mu);
       h->head = (h->head + 1) % NBUF;
       h->count--;
@@ -100,9 +137,9 @@ void ingest_hasher_free(struct ingest_hasher *h) {
   free(h);
 }
 
-void ingest_hasher_begin(struct ingest_hasher *h, const struct sha256 *state) {
+void ingest_hasher_begin(struct ingest_hasher *h, EVP_MD_CTX *ctx) {
   pthread_mutex_lock(&h->mu);
-  h->state = *state;
+  h->ctx = ctx;
   pthread_mutex_unlock(&h->mu);
 }
 
@@ -147,7 +184,7 @@ void ingest_hasher_feed(struct ingest_hasher *h, const void *p, size_t n) {
   }
 }
 
-void ingest_hasher_end(struct ingest_hasher *h, struct sha256 *state) {
+void ingest_hasher_end(struct ingest_hasher *h) {
   if (h->cur != NULL) {
     if (h->cur_len > 0)
       ingest_hasher_commit(h, h->cur_len);
@@ -159,6 +196,6 @@ void ingest_hasher_end(struct ingest_hasher *h, struct sha256 *state) {
   pthread_cond_signal(&h->work);
   while (!h->drained || h->count > 0)
     pthread_cond_wait(&h->space, &h->mu);
-  *state = h->state;
+  h->ctx = NULL;
   pthread_mutex_unlock(&h->mu);
 }

@@ -17,7 +17,7 @@
 #include <zlib.h>
 
 #include "daemon/ingest.h"
-#include "daemon/ingest_sha256.h"
+#include "daemon/ingest_hash.h"
 #include "daemon/ingest_side.h"
 #include "parsers/error.h"
 #include "tests/testutil.h"
@@ -52,12 +52,12 @@ static const char *fresh_dir(const char *name) {
 }
 
 static void sha_of_buf(const void *p, size_t n, char hex[65]) {
-  struct sha256 c;
-  uint8_t d[32];
-  sha256_init(&c);
-  sha256_update(&c, p, n);
-  sha256_final(&c, d);
-  sha256_hex(d, hex);
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(ingest_digest_init(c), 0);
+  ck_assert_int_eq(EVP_DigestUpdate(c, p, n), 1);
+  ck_assert_int_eq(ingest_digest_hex(c, hex), 0);
+  EVP_MD_CTX_free(c);
 }
 
 static char *slurp(const char *path, size_t *n) {
@@ -356,32 +356,59 @@ static long max_rss_kb(void) {
 
 /* ---- tests -------------------------------------------------------------------- */
 
+/* libcrypto's SHA-256 as ingestion drives it: FIPS 180-4 examples, the same
+ * bytes in uneven pieces, through the hash thread, and a corpus file against
+ * the digest its MANIFEST records. */
 START_TEST(sha256_known_vectors) {
-  char hex[65], *m = malloc(1000000);
-  struct sha256 c;
-  uint8_t d[32];
-  int i, hw;
+  char hex[65], *m = malloc(3000000), *d;
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  struct ingest_hasher *h = ingest_hasher_new();
+  size_t i, n;
 
-  for (hw = 1; hw >= 0; hw--) { /* SHA extensions (where the CPU has them), then portable code */
-    sha256_use_hw(hw);
-    sha_of_buf("", 0, hex);
-    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    sha_of_buf("abc", 3, hex);
-    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    sha_of_buf("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
-    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-    memset(m, 'a', 1000000);
-    sha_of_buf(m, 1000000, hex);
-    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-    /* the same in uneven pieces */
-    sha256_init(&c);
-    for (i = 0; i < 1000000; i += 7)
-      sha256_update(&c, m + i, 1000000 - i < 7 ? (size_t)(1000000 - i) : 7);
-    sha256_final(&c, d);
-    sha256_hex(d, hex);
-    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  ck_assert_ptr_nonnull(m);
+  ck_assert_ptr_nonnull(c);
+  sha_of_buf("", 0, hex);
+  ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  sha_of_buf("abc", 3, hex);
+  ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  sha_of_buf("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+  ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  memset(m, 'a', 3000000);
+  sha_of_buf(m, 1000000, hex);
+  ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  /* the same in uneven pieces */
+  ck_assert_int_eq(ingest_digest_init(c), 0);
+  for (i = 0; i < 1000000; i += 7)
+    EVP_DigestUpdate(c, m + i, 1000000 - i < 7 ? (size_t)(1000000 - i) : 7);
+  ck_assert_int_eq(ingest_digest_hex(c, hex), 0);
+  ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  /* begun inline, continued on the hash thread (fed and filled buffers),
+   * finished inline: 3 000 000 bytes of 'a', digest as sha256sum gives it */
+  if (h != NULL) {
+    uint8_t *b;
+    ck_assert_int_eq(ingest_digest_init(c), 0);
+    EVP_DigestUpdate(c, m, 100);
+    ingest_hasher_begin(h, c);
+    ingest_hasher_feed(h, m + 100, 1999900);
+    ingest_hasher_end(h);
+    ingest_hasher_begin(h, c);
+    b = ingest_hasher_buffer(h);
+    memcpy(b, m, 999999);
+    ingest_hasher_commit(h, 999999);
+    ingest_hasher_end(h);
+    EVP_DigestUpdate(c, m, 1);
+    ck_assert_int_eq(ingest_digest_hex(c, hex), 0);
+    ck_assert_str_eq(hex, "2a152c894398719c0570f83fac34ac03a0f6e8e474b995c2403aa5434f7b9dd4");
   }
-  sha256_use_hw(1);
+  /* corpus/logs/MANIFEST.md records this file's sha256 */
+  d = tu_read_file(tu_corpus("logs/cbs/hofcake-CBS.log"), &n);
+  ck_assert_ptr_nonnull(d);
+  ck_assert_uint_eq(n, 317302);
+  sha_of_buf(d, n, hex);
+  ck_assert_str_eq(hex, CBS_SHA);
+  free(d);
+  ingest_hasher_free(h);
+  EVP_MD_CTX_free(c);
   free(m);
 }
 END_TEST
