@@ -146,6 +146,12 @@ void ingest_hasher_begin(struct ingest_hasher *h, EVP_MD_CTX *ctx) {
 uint8_t *ingest_hasher_buffer(struct ingest_hasher *h) {
   uint8_t *b;
 
+  if (h->cur != NULL) {
+    /* what _feed gathered goes first (it sits in the slot handed out next) */
+    if (h->cur_len > 0)
+      ingest_hasher_commit(h, h->cur_len);
+    h->cur = NULL;
+  }
   pthread_mutex_lock(&h->mu);
   while (h->count == NBUF)
     pthread_cond_wait(&h->space, &h->mu);

@@ -34,12 +34,12 @@ void ingest_hasher_free(struct ingest_hasher *h);
 /* Continue the digest in ctx on the worker; the caller must not touch ctx
  * until _end. The queue must be empty. */
 void ingest_hasher_begin(struct ingest_hasher *h, EVP_MD_CTX *ctx);
-/* A free buffer of INGEST_HASH_BUF bytes (waits for one). */
+/* A free buffer of INGEST_HASH_BUF bytes (waits for one). Bytes gathered
+ * by _feed are queued first. */
 uint8_t *ingest_hasher_buffer(struct ingest_hasher *h);
 /* Queue the buffer last returned, holding len bytes. */
 void ingest_hasher_commit(struct ingest_hasher *h, size_t len);
-/* Copy and queue n bytes (gathered into whole buffers; do not mix with
- * _buffer/_commit between one _begin and _end). */
+/* Copy and queue n bytes (gathered into whole buffers). */
 void ingest_hasher_feed(struct ingest_hasher *h, const void *p, size_t n);
 /* Wait until everything queued is digested; ctx is the caller's again. */
 void ingest_hasher_end(struct ingest_hasher *h);

@@ -1038,6 +1038,82 @@ START_TEST(damaged_archives_read_partly) {
 }
 END_TEST
 
+/* The upload's own digest comes from the reads that unpack it: zip and 7z
+ * are read end first (central directory, header), tar.gz in order, a cut
+ * zip stops early, a stored zip over 1 MiB goes through the hash thread.
+ * Each must give the digest and size of the whole file. */
+START_TEST(upload_digest_taken_while_unpacking) {
+  const char *dir = fresh_dir("updigest");
+  struct aentry e[3] = {{"a/Setup.evtx", K_FILE, tu_corpus("evtx/3gstudent/Setup.evtx"), NULL, 0},
+                        {"b/CBS.log", K_FILE, tu_corpus("logs/cbs/hofcake-CBS.log"), NULL, 0},
+                        {"System.evtx", K_FILE, tu_corpus("evtx/omerbenamram-evtx/system.evtx"), NULL, 0}};
+  static const struct {
+    const char *name, *format, *filter, *options;
+    size_t entries;
+  } cases[] = {{"up.zip", "zip", NULL, NULL, 4},
+               {"stored.zip", "zip", NULL, "zip:compression=store", 4},
+               {"up.7z", "7zip", NULL, NULL, 4},
+               {"up.tar.gz", "pax", "gzip", NULL, 4}};
+  struct ingest_result r;
+  const struct ingest_artifact *a;
+  char hex[65], name[64];
+  size_t i, n;
+  char *d;
+  FILE *f;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    write_archive(path_in(dir, cases[i].name), cases[i].format, cases[i].filter, cases[i].options, e, 3);
+    d = slurp(path_in(dir, cases[i].name), &n);
+    sha_of_buf(d, n, hex);
+    free(d);
+    ingest_result_init(&r);
+    ck_assert_int_eq(ingest_run(path_in(dir, cases[i].name), path_in(dir, "work"), NULL, &r), 0);
+    ck_assert_uint_eq(r.count, cases[i].entries);
+    a = must_chain(&r, cases[i].name);
+    ck_assert_int_eq(a->status, INGEST_OK);
+    ck_assert_uint_eq(a->size, n);
+    ck_assert_str_eq(a->sha256, hex);
+    snprintf(name, sizeof(name), "%s!System.evtx", cases[i].name);
+    ck_assert_str_eq(must_chain(&r, name)->sha256,
+                     "60e5fd8f10a3deecd58bd7bee2e03b1308d190fd13b52908be9d576c7f5d6623");
+    ingest_result_free(&r);
+  }
+  ck_assert_uint_gt(n, 0);
+  /* the stored zip is past the hash thread's threshold */
+  d = slurp(path_in(dir, "stored.zip"), &n);
+  ck_assert_uint_gt(n, 1u << 20);
+  /* unpacking stopped after the first entry (a limit): what libarchive never
+   * read is read for the digest alone */
+  sha_of_buf(d, n, hex);
+  {
+    struct ingest_limits lim;
+    ingest_limits_default(&lim);
+    lim.max_entries = 1;
+    ingest_result_init(&r);
+    ck_assert_int_eq(ingest_run(path_in(dir, "stored.zip"), path_in(dir, "work"), &lim, &r), 0);
+    ck_assert_uint_eq(r.count, 2);
+    a = must_chain(&r, "stored.zip");
+    ck_assert_int_eq(a->status, INGEST_PARTIAL);
+    ck_assert_uint_eq(a->size, n);
+    ck_assert_str_eq(a->sha256, hex);
+    ingest_result_free(&r);
+  }
+  /* cut after its first third: damaged, but the digest covers every byte */
+  f = fopen(path_in(dir, "cut.zip"), "wb");
+  ck_assert_uint_eq(fwrite(d, 1, n / 3, f), n / 3);
+  fclose(f);
+  sha_of_buf(d, n / 3, hex);
+  free(d);
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "cut.zip"), path_in(dir, "work"), NULL, &r), 0);
+  a = must_chain(&r, "cut.zip");
+  ck_assert_int_eq(a->status, INGEST_PARTIAL);
+  ck_assert_uint_eq(a->size, n / 3);
+  ck_assert_str_eq(a->sha256, hex);
+  ingest_result_free(&r);
+}
+END_TEST
+
 /* The whole path for job.c: upload -> artifacts -> side evidence. */
 START_TEST(side_evidence_of_an_upload) {
   const char *dir = fresh_dir("side");
@@ -1114,6 +1190,7 @@ int main(void) {
   setlocale(LC_CTYPE, "C.UTF-8");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, sha256_known_vectors);
+  tcase_add_test(tc, upload_digest_taken_while_unpacking);
   tcase_add_test(tc, filetype_of_corpus_files);
   tcase_add_test(tc, zip_with_gbk_names_from_chinese_windows);
   tcase_add_test(tc, seven_z_in_zip_in_tar_gz);
