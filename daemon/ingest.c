@@ -452,43 +452,52 @@ static void head_add(struct ctx *c, const void *p, size_t n) {
   }
 }
 
-/* One file's digest in progress. */
+/* One file's digest in progress, and where its bytes are written. */
 struct digest {
   EVP_MD_CTX *md;
   struct ingest_hasher *hasher; /* NULL: always inline */
+  int fd;                       /* bytes are written here too; -1: digest only */
   uint64_t len;                 /* bytes digested so far */
-  int threaded;                 /* md is on the hash thread */
+  int threaded;                 /* md (and fd) are on the hash thread */
 };
 
-static int digest_start(struct digest *d, EVP_MD_CTX *md, struct ingest_hasher *hasher) {
+static int digest_start(struct digest *d, EVP_MD_CTX *md, struct ingest_hasher *hasher, int fd) {
   d->md = md;
   d->hasher = hasher;
+  d->fd = fd;
   d->len = 0;
   d->threaded = 0;
   return ingest_digest_init(md);
 }
 
-/* Digest n more bytes, on the hash thread once the file is big enough to be
- * worth it. */
-static void digest_add(struct digest *d, const void *p, size_t n) {
+/* Write (when d has an fd) and digest n more bytes: inline for a small
+ * file, hot from the unpacker; on the hash thread, which then does the
+ * writing too, once the file is big enough to be worth it. Returns 0 or an
+ * errno of a failed write (maybe of earlier bytes, on the thread). */
+static int digest_add(struct digest *d, const void *p, size_t n) {
   if (!d->threaded && d->hasher != NULL && d->len + n > THREAD_MIN) {
-    ingest_hasher_begin(d->hasher, d->md);
+    ingest_hasher_begin(d->hasher, d->md, d->fd);
     d->threaded = 1;
   }
-  if (d->threaded)
-    ingest_hasher_feed(d->hasher, p, n);
-  else
-    EVP_DigestUpdate(d->md, p, n);
   d->len += n;
+  if (d->threaded) {
+    ingest_hasher_feed(d->hasher, p, n);
+    return ingest_hasher_write_error(d->hasher);
+  }
+  if (d->fd >= 0 && write_all(d->fd, p, n) != 0)
+    return errno;
+  EVP_DigestUpdate(d->md, p, n);
+  return 0;
 }
 
-/* Bring md back from the hash thread (always call before using it or
- * leaving the file). */
-static void digest_sync(struct digest *d) {
+/* Bring md and fd back from the hash thread (always call before using them
+ * or leaving the file). Returns 0 or the errno of a failed write. */
+static int digest_sync(struct digest *d) {
   if (d->threaded) {
-    ingest_hasher_end(d->hasher);
     d->threaded = 0;
+    return ingest_hasher_end(d->hasher);
   }
+  return 0;
 }
 
 /* ---- archives ------------------------------------------------------------- */
@@ -540,13 +549,13 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
   size_t len;
   la_int64_t off;
   uint64_t pos = 0;
-  int r, rc = 0;
+  int r, rc = 0, werr = 0;
 
   c->head_len = 0;
   *limit_hit = 0;
   w->size = 0;
   w->sha256[0] = '\0';
-  if (digest_start(&dg, c->md, c->hasher) != 0) {
+  if (digest_start(&dg, c->md, c->hasher, fd) != 0) {
     snprintf(why, size, "cannot start a SHA-256 digest (libcrypto)");
     return -1;
   }
@@ -569,21 +578,16 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
         break;
       }
       memset(c->buf, 0, COPY_BUF);
-      while (gap > 0 && rc == 0) {
+      while (gap > 0 && werr == 0) {
         size_t n = gap < COPY_BUF ? (size_t)gap : COPY_BUF;
-        if (write_all(fd, c->buf, n) != 0) {
-          snprintf(why, size, "write failed: %s", strerror(errno));
-          rc = -1;
-          break;
-        }
-        digest_add(&dg, c->buf, n);
+        werr = digest_add(&dg, c->buf, n);
         head_add(c, c->buf, n);
         gap -= n;
         pos += n;
         u->unpacked += n;
         c->total += n;
       }
-      if (rc != 0)
+      if (werr != 0)
         break;
     }
     if (over_limit(c, u, len, why, size)) {
@@ -591,18 +595,24 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
       rc = -1;
       break;
     }
-    if (write_all(fd, blk, len) != 0) {
-      snprintf(why, size, "write failed: %s", strerror(errno));
-      rc = -1;
-      break;
-    }
-    digest_add(&dg, blk, len);
+    /* written and digested now, or copied to the hash thread that does both */
+    werr = digest_add(&dg, blk, len);
     head_add(c, blk, len);
     pos += len;
     u->unpacked += len;
     c->total += len;
+    if (werr != 0)
+      break;
   }
-  digest_sync(&dg);
+  {
+    int e = digest_sync(&dg); /* the thread's writes may have failed too */
+    if (werr == 0)
+      werr = e;
+  }
+  if (werr != 0 && rc == 0) {
+    snprintf(why, size, "write failed: %s", strerror(werr));
+    rc = -1;
+  }
   w->size = pos;
   w->type = fb_filetype_detect(c->head, c->head_len);
   if (rc == 0)
@@ -1046,7 +1056,7 @@ static void ingest_file(struct ctx *c, int fd, const char *path, const char *cha
   r.fd = fd;
   r.buf = c->up_buf;
   r.size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-  if (digest_start(&r.dg, c->up_md, c->up_hasher) != 0) {
+  if (digest_start(&r.dg, c->up_md, c->up_hasher, -1) != 0) {
     set_status(c, idx, INGEST_FAILED, "cannot start a SHA-256 digest (libcrypto)");
     return;
   }

@@ -2,12 +2,13 @@
  * digest pipeline (see ingest_hash.h). */
 #include "daemon/ingest_hash.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define NBUF 4
+#define NBUF 8
 
 struct ingest_hasher {
   pthread_t thread;
@@ -19,6 +20,8 @@ struct ingest_hasher {
   int head, tail, count;
   int drain, drained, stop;
   EVP_MD_CTX *ctx; /* touched by the worker only while the queue is non-empty */
+  int fd;          /* the worker writes queued bytes here too; -1: digest only */
+  int werr;        /* errno of the first failed write since _begin, under mu */
   uint8_t *cur;    /* producer: buffer being filled by _feed */
   size_t cur_len;
 };
@@ -59,6 +62,21 @@ int ingest_digest_hex(EVP_MD_CTX *ctx, char hex[65]) {
   return 0;
 }
 
+/* Write all n bytes; 0 or an errno. */
+static int write_all(int fd, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
 static void *worker(void *arg) {
   struct ingest_hasher *h = arg;
 
@@ -67,10 +85,14 @@ static void *worker(void *arg) {
     while (h->count == 0 && !h->drain && !h->stop)
       pthread_cond_wait(&h->work, &h->mu);
     if (h->count > 0) {
-      int i = h->head;
+      int i = h->head, fd = h->werr ? -1 : h->fd, err = 0;
       pthread_mutex_unlock(&h->mu);
       EVP_DigestUpdate(h->ctx, h->buf[i], h->len[i]);
+      if (fd >= 0)
+        err = write_all(fd, h->buf[i], h->len[i]);
       pthread_mutex_lock(&h->mu);
+      if (err != 0 && h->werr == 0)
+        h->werr = err;
       h->head = (h->head + 1) % NBUF;
       h->count--;
       pthread_cond_signal(&h->space);
@@ -97,6 +119,7 @@ struct ingest_hasher *ingest_hasher_new(void) {
   h = calloc(1, sizeof(*h));
   if (h == NULL)
     return NULL;
+  h->fd = -1;
   for (i = 0; i < NBUF; i++) {
     h->buf[i] = malloc(INGEST_HASH_BUF);
     if (h->buf[i] == NULL)
@@ -137,9 +160,11 @@ void ingest_hasher_free(struct ingest_hasher *h) {
   free(h);
 }
 
-void ingest_hasher_begin(struct ingest_hasher *h, EVP_MD_CTX *ctx) {
+void ingest_hasher_begin(struct ingest_hasher *h, EVP_MD_CTX *ctx, int fd) {
   pthread_mutex_lock(&h->mu);
   h->ctx = ctx;
+  h->fd = fd;
+  h->werr = 0;
   pthread_mutex_unlock(&h->mu);
 }
 
@@ -169,6 +194,15 @@ void ingest_hasher_commit(struct ingest_hasher *h, size_t len) {
   pthread_mutex_unlock(&h->mu);
 }
 
+int ingest_hasher_write_error(struct ingest_hasher *h) {
+  int e;
+
+  pthread_mutex_lock(&h->mu);
+  e = h->werr;
+  pthread_mutex_unlock(&h->mu);
+  return e;
+}
+
 void ingest_hasher_feed(struct ingest_hasher *h, const void *p, size_t n) {
   const uint8_t *s = p;
 
@@ -190,7 +224,9 @@ void ingest_hasher_feed(struct ingest_hasher *h, const void *p, size_t n) {
   }
 }
 
-void ingest_hasher_end(struct ingest_hasher *h) {
+int ingest_hasher_end(struct ingest_hasher *h) {
+  int e;
+
   if (h->cur != NULL) {
     if (h->cur_len > 0)
       ingest_hasher_commit(h, h->cur_len);
@@ -203,5 +239,8 @@ void ingest_hasher_end(struct ingest_hasher *h) {
   while (!h->drained || h->count > 0)
     pthread_cond_wait(&h->space, &h->mu);
   h->ctx = NULL;
+  h->fd = -1;
+  e = h->werr;
   pthread_mutex_unlock(&h->mu);
+  return e;
 }

@@ -382,21 +382,42 @@ START_TEST(sha256_known_vectors) {
     EVP_DigestUpdate(c, m + i, 1000000 - i < 7 ? (size_t)(1000000 - i) : 7);
   ck_assert_int_eq(ingest_digest_hex(c, hex), 0);
   ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-  /* begun inline, continued on the hash thread (fed and filled buffers),
-   * finished inline: 3 000 000 bytes of 'a', digest as sha256sum gives it */
+  /* begun inline, continued on the hash thread (fed and filled buffers, the
+   * fed ones also written to a file), finished inline: 3 000 000 bytes of
+   * 'a', digest as sha256sum gives it */
   if (h != NULL) {
     uint8_t *b;
+    char path[4096];
+    struct stat st;
+    int fd;
+    snprintf(path, sizeof(path), "%s/hashed-and-written", tu_tmpdir());
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(ingest_digest_init(c), 0);
     EVP_DigestUpdate(c, m, 100);
-    ingest_hasher_begin(h, c);
+    ingest_hasher_begin(h, c, fd);
     ingest_hasher_feed(h, m + 100, 1999900);
-    ingest_hasher_end(h);
-    ingest_hasher_begin(h, c);
+    ck_assert_int_eq(ingest_hasher_end(h), 0);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert_int_eq(st.st_size, 1999900);
+    close(fd);
+    ingest_hasher_begin(h, c, -1);
+    ck_assert_uint_lt(INGEST_HASH_BUF, 1000000);
     b = ingest_hasher_buffer(h);
-    memcpy(b, m, 999999);
-    ingest_hasher_commit(h, 999999);
-    ingest_hasher_end(h);
-    EVP_DigestUpdate(c, m, 1);
+    memcpy(b, m, INGEST_HASH_BUF - 1);
+    ingest_hasher_commit(h, INGEST_HASH_BUF - 1);
+    ck_assert_int_eq(ingest_hasher_end(h), 0);
+    EVP_DigestUpdate(c, m, 1000000 - (INGEST_HASH_BUF - 1));
+    ck_assert_int_eq(ingest_digest_hex(c, hex), 0);
+    ck_assert_str_eq(hex, "2a152c894398719c0570f83fac34ac03a0f6e8e474b995c2403aa5434f7b9dd4");
+    /* a write that fails is reported, the digest still goes on */
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ingest_digest_init(c), 0);
+    ingest_hasher_begin(h, c, fd);
+    ingest_hasher_feed(h, m, 3000000);
+    ck_assert_int_eq(ingest_hasher_end(h), EBADF);
+    close(fd);
     ck_assert_int_eq(ingest_digest_hex(c, hex), 0);
     ck_assert_str_eq(hex, "2a152c894398719c0570f83fac34ac03a0f6e8e474b995c2403aa5434f7b9dd4");
   }
