@@ -17,7 +17,6 @@
 #include <wchar.h>
 
 #include "daemon/ingest_hash.h"
-#include "daemon/ingest_sha256.h"
 #include "parsers/error.h"
 
 #define COPY_BUF (256 * 1024)
@@ -32,9 +31,13 @@ struct ctx {
   const struct ingest_limits *lim;
   struct ingest_result *res;
   char *work_dir;
-  struct ingest_hasher *hasher; /* NULL: digest inline */
-  uint8_t *buf;                 /* read/copy buffer */
-  uint8_t *head;                /* first FB_FILETYPE_HEAD bytes of the file being written */
+  struct ingest_hasher *hasher;    /* for unpacked files; NULL: digest inline */
+  struct ingest_hasher *up_hasher; /* for the upload read while it is unpacked */
+  EVP_MD_CTX *md;                  /* digest of the file being written */
+  EVP_MD_CTX *up_md;               /* digest of the upload file being read */
+  uint8_t *buf;                    /* copy buffer (zeros of sparse holes) */
+  uint8_t *up_buf;                 /* blocks of the upload, lent to libarchive */
+  uint8_t *head;                   /* first FB_FILETYPE_HEAD bytes of the file being written */
   size_t head_len;
   uint64_t total;   /* bytes written in this run */
   uint32_t entries; /* archive entries seen in this run */
@@ -449,26 +452,52 @@ static void head_add(struct ctx *c, const void *p, size_t n) {
   }
 }
 
-/* Digest n more bytes of the current file, on the hash thread once the file
- * is big enough to be worth it. */
-static void digest_add(struct ctx *c, struct sha256 *sh, int *threaded, const void *p, size_t n) {
-  if (!*threaded && c->hasher != NULL && sh->len + n > THREAD_MIN) {
-    ingest_hasher_begin(c->hasher, sh);
-    *threaded = 1;
-  }
-  if (*threaded)
-    ingest_hasher_feed(c->hasher, p, n);
-  else
-    sha256_update(sh, p, n);
+/* One file's digest in progress, and where its bytes are written. */
+struct digest {
+  EVP_MD_CTX *md;
+  struct ingest_hasher *hasher; /* NULL: always inline */
+  int fd;                       /* bytes are written here too; -1: digest only */
+  uint64_t len;                 /* bytes digested so far */
+  int threaded;                 /* md (and fd) are on the hash thread */
+};
+
+static int digest_start(struct digest *d, EVP_MD_CTX *md, struct ingest_hasher *hasher, int fd) {
+  d->md = md;
+  d->hasher = hasher;
+  d->fd = fd;
+  d->len = 0;
+  d->threaded = 0;
+  return ingest_digest_init(md);
 }
 
-/* Bring the digest state back from the hash thread (always call before
- * using sh or leaving the file). */
-static void digest_sync(struct ctx *c, struct sha256 *sh, int *threaded) {
-  if (*threaded) {
-    ingest_hasher_end(c->hasher, sh);
-    *threaded = 0;
+/* Write (when d has an fd) and digest n more bytes: inline for a small
+ * file, hot from the unpacker; on the hash thread, which then does the
+ * writing too, once the file is big enough to be worth it. Returns 0 or an
+ * errno of a failed write (maybe of earlier bytes, on the thread). */
+static int digest_add(struct digest *d, const void *p, size_t n) {
+  if (!d->threaded && d->hasher != NULL && d->len + n > THREAD_MIN) {
+    ingest_hasher_begin(d->hasher, d->md, d->fd);
+    d->threaded = 1;
   }
+  d->len += n;
+  if (d->threaded) {
+    ingest_hasher_feed(d->hasher, p, n);
+    return ingest_hasher_write_error(d->hasher);
+  }
+  if (d->fd >= 0 && write_all(d->fd, p, n) != 0)
+    return errno;
+  EVP_DigestUpdate(d->md, p, n);
+  return 0;
+}
+
+/* Bring md and fd back from the hash thread (always call before using them
+ * or leaving the file). Returns 0 or the errno of a failed write. */
+static int digest_sync(struct digest *d) {
+  if (d->threaded) {
+    d->threaded = 0;
+    return ingest_hasher_end(d->hasher);
+  }
+  return 0;
 }
 
 /* ---- archives ------------------------------------------------------------- */
@@ -484,8 +513,10 @@ struct unpack {
   long self;         /* artifact index of the archive */
 };
 
-static int unpack_fd(struct ctx *c, int fd, uint64_t packed, enum fb_filetype type, const char *chain,
-                     unsigned depth, int parent_fd, const char *parent_rel, const char *file_name, long self);
+struct upload_reader;
+static int unpack_fd(struct ctx *c, int fd, struct upload_reader *ur, uint64_t packed, enum fb_filetype type,
+                     const char *chain, unsigned depth, int parent_fd, const char *parent_rel,
+                     const char *file_name, long self);
 
 /* Would unpacking `more` bytes (declared or just read) break a limit? Fills
  * why and returns 1 when so. */
@@ -513,19 +544,21 @@ static int over_limit(struct ctx *c, struct unpack *u, uint64_t more, char *why,
  * (limit: the archive must stop; read error: the entry is partial). */
 static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w, char *why, size_t size,
                       int *limit_hit) {
-  struct sha256 sh;
+  struct digest dg;
   const void *blk;
   size_t len;
   la_int64_t off;
   uint64_t pos = 0;
-  uint8_t dig[32];
-  int r, rc = 0, threaded = 0;
+  int r, rc = 0, werr = 0;
 
-  sha256_init(&sh);
   c->head_len = 0;
   *limit_hit = 0;
   w->size = 0;
   w->sha256[0] = '\0';
+  if (digest_start(&dg, c->md, c->hasher, fd) != 0) {
+    snprintf(why, size, "cannot start a SHA-256 digest (libcrypto)");
+    return -1;
+  }
   for (;;) {
     r = archive_read_data_block(u->a, &blk, &len, &off);
     if (r == ARCHIVE_EOF)
@@ -545,21 +578,16 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
         break;
       }
       memset(c->buf, 0, COPY_BUF);
-      while (gap > 0 && rc == 0) {
+      while (gap > 0 && werr == 0) {
         size_t n = gap < COPY_BUF ? (size_t)gap : COPY_BUF;
-        if (write_all(fd, c->buf, n) != 0) {
-          snprintf(why, size, "write failed: %s", strerror(errno));
-          rc = -1;
-          break;
-        }
-        digest_add(c, &sh, &threaded, c->buf, n);
+        werr = digest_add(&dg, c->buf, n);
         head_add(c, c->buf, n);
         gap -= n;
         pos += n;
         u->unpacked += n;
         c->total += n;
       }
-      if (rc != 0)
+      if (werr != 0)
         break;
     }
     if (over_limit(c, u, len, why, size)) {
@@ -567,24 +595,28 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
       rc = -1;
       break;
     }
-    if (write_all(fd, blk, len) != 0) {
-      snprintf(why, size, "write failed: %s", strerror(errno));
-      rc = -1;
-      break;
-    }
-    digest_add(c, &sh, &threaded, blk, len);
+    /* written and digested now, or copied to the hash thread that does both */
+    werr = digest_add(&dg, blk, len);
     head_add(c, blk, len);
     pos += len;
     u->unpacked += len;
     c->total += len;
+    if (werr != 0)
+      break;
   }
-  digest_sync(c, &sh, &threaded);
+  {
+    int e = digest_sync(&dg); /* the thread's writes may have failed too */
+    if (werr == 0)
+      werr = e;
+  }
+  if (werr != 0 && rc == 0) {
+    snprintf(why, size, "write failed: %s", strerror(werr));
+    rc = -1;
+  }
   w->size = pos;
   w->type = fb_filetype_detect(c->head, c->head_len);
-  if (rc == 0) {
-    sha256_final(&sh, dig);
-    sha256_hex(dig, w->sha256);
-  }
+  if (rc == 0)
+    ingest_digest_hex(c->md, w->sha256);
   return rc;
 }
 
@@ -682,7 +714,7 @@ static int unpack_file_entry(struct ctx *c, struct unpack *u, struct archive_ent
   if (rc == 0 && idx >= 0 && fb_filetype_is_archive(w.type)) {
     int afd = openat(dfd, actual, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (afd >= 0) {
-      unpack_fd(c, afd, w.size, w.type, chain, u->depth, dfd, dir_rel, actual, idx);
+      unpack_fd(c, afd, NULL, w.size, w.type, chain, u->depth, dfd, dir_rel, actual, idx);
       close(afd);
     }
   }
@@ -822,11 +854,125 @@ static int stream_holds_tar(int fd) {
   return tar;
 }
 
+/* ---- reading an upload -------------------------------------------------- */
+
+/* An upload file is read once: its digest is taken from the very blocks
+ * libarchive reads to unpack it, instead of a pass of its own before. The
+ * digest only takes bytes that continue it (at offset `done`); what the
+ * unpacker read out of order (a zip's central directory first) or skipped
+ * is read again by upload_finish. Reads use pread at the reader's own
+ * offset, so others moving fd's offset (stream_holds_tar) do not matter. */
+struct upload_reader {
+  int fd;
+  uint64_t pos;  /* offset of the next read */
+  uint64_t done; /* bytes [0, done) are digested */
+  uint64_t size; /* file size at open */
+  struct digest dg;
+  int err; /* errno of a failed read, 0 if none */
+  uint8_t *buf;
+};
+
+/* pread n bytes at r->pos into r->buf and digest what continues the
+ * digest; returns the count, 0 at the end, -1 on error (r->err). */
+static ssize_t upload_pread(struct upload_reader *r) {
+  ssize_t n;
+
+  do
+    n = pread(r->fd, r->buf, COPY_BUF, (off_t)r->pos);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    r->err = errno;
+    return -1;
+  }
+  if (n > 0 && r->pos <= r->done && r->done < r->pos + (uint64_t)n) {
+    size_t skip = (size_t)(r->done - r->pos);
+    digest_add(&r->dg, r->buf + skip, (size_t)n - skip);
+    r->done = r->pos + (uint64_t)n;
+  }
+  r->pos += (uint64_t)n;
+  return n;
+}
+
+static la_ssize_t upload_read_cb(struct archive *a, void *data, const void **block) {
+  struct upload_reader *r = data;
+  ssize_t n = upload_pread(r);
+
+  if (n < 0) {
+    archive_set_error(a, r->err, "read failed at offset %llu: %s", (unsigned long long)r->pos,
+                      strerror(r->err));
+    return ARCHIVE_FATAL;
+  }
+  *block = r->buf;
+  return n;
+}
+
+static la_int64_t upload_seek_cb(struct archive *a, void *data, la_int64_t off, int whence) {
+  struct upload_reader *r = data;
+  int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)r->pos : (int64_t)r->size;
+
+  if (off < -base || (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END)) {
+    archive_set_error(a, EINVAL, "bad seek in the upload");
+    return ARCHIVE_FATAL;
+  }
+  r->pos = (uint64_t)(base + off);
+  return (la_int64_t)r->pos;
+}
+
+/* Open a for reading the upload through r. */
+static int upload_open_archive(struct archive *a, struct upload_reader *r) {
+  archive_read_set_read_callback(a, upload_read_cb);
+  archive_read_set_seek_callback(a, upload_seek_cb);
+  archive_read_set_callback_data(a, r);
+  return archive_read_open1(a);
+}
+
+/* Digest the rest of the upload from `done` to the end (all of it when the
+ * unpacker read in order); w gets size and digest. */
+static int upload_finish(struct upload_reader *r, struct written *w, char *why, size_t size) {
+  int rc = 0;
+
+  r->pos = r->done;
+  for (;;) {
+    ssize_t n;
+    if (r->dg.threaded) {
+      /* read straight into the hash thread's buffers: no copy */
+      uint8_t *into = ingest_hasher_buffer(r->dg.hasher);
+      do
+        n = pread(r->fd, into, INGEST_HASH_BUF, (off_t)r->pos);
+      while (n < 0 && errno == EINTR);
+      if (n < 0)
+        r->err = errno;
+      if (n > 0) {
+        ingest_hasher_commit(r->dg.hasher, (size_t)n);
+        r->dg.len += (uint64_t)n;
+        r->pos += (uint64_t)n;
+        r->done = r->pos;
+      }
+    } else {
+      n = upload_pread(r);
+    }
+    if (n < 0) {
+      snprintf(why, size, "read failed after %llu bytes: %s", (unsigned long long)r->done, strerror(r->err));
+      rc = -1;
+      break;
+    }
+    if (n == 0)
+      break;
+  }
+  digest_sync(&r->dg);
+  w->size = r->done;
+  w->sha256[0] = '\0';
+  if (rc == 0)
+    ingest_digest_hex(r->dg.md, w->sha256);
+  return rc;
+}
+
 /* Unpack the archive open on fd (file_name in parent_fd) into a new directory
- * file_name.d beside it. self is the archive's artifact. */
-static int unpack_fd(struct ctx *c, int fd, uint64_t packed, enum fb_filetype type, const char *chain,
-                     unsigned depth, int parent_fd, const char *parent_rel, const char *file_name,
-                     long self) {
+ * file_name.d beside it; through ur when it is the upload being digested.
+ * self is the archive's artifact. */
+static int unpack_fd(struct ctx *c, int fd, struct upload_reader *ur, uint64_t packed, enum fb_filetype type,
+                     const char *chain, unsigned depth, int parent_fd, const char *parent_rel,
+                     const char *file_name, long self) {
   struct unpack u;
   char dname[MAX_NAME + 32], actual[MAX_NAME + 48];
   int dest;
@@ -865,7 +1011,7 @@ static int unpack_fd(struct ctx *c, int fd, uint64_t packed, enum fb_filetype ty
         archive_read_support_format_raw(u.a);
       else
         archive_read_support_format_all(u.a);
-      if (archive_read_open_fd(u.a, fd, COPY_BUF) != ARCHIVE_OK) {
+      if ((ur ? upload_open_archive(u.a, ur) : archive_read_open_fd(u.a, fd, COPY_BUF)) != ARCHIVE_OK) {
         const char *msg = archive_error_string(u.a);
         set_status(c, self, INGEST_FAILED, "cannot open archive: %s", msg ? msg : "unknown format");
       } else {
@@ -882,52 +1028,6 @@ static int unpack_fd(struct ctx *c, int fd, uint64_t packed, enum fb_filetype ty
 
 /* ---- plain files and directories ------------------------------------------ */
 
-/* Read a file in place: size, digest, type. */
-static int read_plain(struct ctx *c, int fd, struct written *w, char *why, size_t size) {
-  struct sha256 sh;
-  uint8_t dig[32];
-  ssize_t n;
-  int threaded = 0, rc = 0;
-
-  sha256_init(&sh);
-  c->head_len = 0;
-  w->size = 0;
-  for (;;) {
-    /* past THREAD_MIN, read straight into the hash thread's buffers */
-    uint8_t *into = threaded ? ingest_hasher_buffer(c->hasher) : c->buf;
-    size_t cap = threaded ? INGEST_HASH_BUF : COPY_BUF;
-
-    n = read(fd, into, cap);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      snprintf(why, size, "read failed after %llu bytes: %s", (unsigned long long)w->size, strerror(errno));
-      rc = -1;
-      break;
-    }
-    if (n == 0)
-      break;
-    head_add(c, into, (size_t)n);
-    w->size += (uint64_t)n;
-    if (threaded) {
-      ingest_hasher_commit(c->hasher, (size_t)n);
-    } else {
-      sha256_update(&sh, into, (size_t)n);
-      if (c->hasher != NULL && sh.len >= THREAD_MIN) {
-        ingest_hasher_begin(c->hasher, &sh);
-        threaded = 1;
-      }
-    }
-  }
-  digest_sync(c, &sh, &threaded);
-  w->type = fb_filetype_detect(c->head, c->head_len);
-  if (rc == 0) {
-    sha256_final(&sh, dig);
-    sha256_hex(dig, w->sha256);
-  }
-  return rc;
-}
-
 static int work_dir_fd(struct ctx *c) {
   int fd = open(c->work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -937,37 +1037,53 @@ static int work_dir_fd(struct ctx *c) {
 }
 
 /* One plain file of the upload (the upload itself, or a file in an upload
- * directory): digest it in place, and unpack it when it is an archive. */
+ * directory), read in place: typed by its head, unpacked when an archive,
+ * and digested from the same reads. */
 static void ingest_file(struct ctx *c, int fd, const char *path, const char *chain) {
+  struct upload_reader r;
   struct written w;
+  struct stat st;
   char why[512];
   long idx = add_artifact(c, chain, 0);
   struct ingest_artifact *a;
+  ssize_t n = 1;
 
   if (idx < 0)
     return;
   a = &c->res->items[idx];
   a->path = strdup(path);
-  if (read_plain(c, fd, &w, why, sizeof(why)) != 0) {
-    a->type = w.type;
+  memset(&r, 0, sizeof(r));
+  r.fd = fd;
+  r.buf = c->up_buf;
+  r.size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+  if (digest_start(&r.dg, c->up_md, c->up_hasher, -1) != 0) {
+    set_status(c, idx, INGEST_FAILED, "cannot start a SHA-256 digest (libcrypto)");
+    return;
+  }
+  /* the head, for the type */
+  c->head_len = 0;
+  while (c->head_len < FB_FILETYPE_HEAD && (n = upload_pread(&r)) > 0)
+    head_add(c, r.buf, (size_t)n);
+  a->type = fb_filetype_detect(c->head, c->head_len);
+  if (n >= 0 && fb_filetype_is_archive(a->type)) {
+    int wfd = work_dir_fd(c);
+    r.pos = 0; /* the unpacker starts at the beginning; the head stays digested */
+    const char *base = strrchr(chain, '/');
+    if (wfd < 0) {
+      set_status(c, idx, INGEST_FAILED, "cannot open work directory %s: %s", c->work_dir, strerror(errno));
+    } else {
+      unpack_fd(c, fd, &r, r.size, a->type, chain, 0, wfd, "", base ? base + 1 : chain, idx);
+      close(wfd);
+    }
+  }
+  a = &c->res->items[idx]; /* unpacking added artifacts: items may have moved */
+  if (upload_finish(&r, &w, why, sizeof(why)) != 0) {
     a->size = w.size;
     set_status(c, idx, INGEST_PARTIAL, "%s", why);
     return;
   }
-  a->type = w.type;
   a->size = w.size;
   memcpy(a->sha256, w.sha256, sizeof(a->sha256));
-  if (fb_filetype_is_archive(w.type)) {
-    int wfd = work_dir_fd(c);
-    const char *base = strrchr(chain, '/');
-    if (wfd < 0) {
-      set_status(c, idx, INGEST_FAILED, "cannot open work directory %s: %s", c->work_dir, strerror(errno));
-      return;
-    }
-    if (lseek(fd, 0, SEEK_SET) == 0)
-      unpack_fd(c, fd, w.size, w.type, chain, 0, wfd, "", base ? base + 1 : chain, idx);
-    close(wfd);
-  }
 }
 
 static void ingest_dir(struct ctx *c, int dfd, const char *path, const char *chain, int level) {
@@ -1051,10 +1167,15 @@ int ingest_run(const char *upload, const char *work_dir, const struct ingest_lim
   c.res = res;
   c.work_dir = strdup(work_dir);
   c.buf = malloc(COPY_BUF);
+  c.up_buf = malloc(COPY_BUF);
   c.head = malloc(FB_FILETYPE_HEAD);
   c.hasher = ingest_hasher_new();
+  c.up_hasher = ingest_hasher_new();
+  c.md = EVP_MD_CTX_new();
+  c.up_md = EVP_MD_CTX_new();
   trimmed = strdup(upload);
-  if (c.work_dir == NULL || c.buf == NULL || c.head == NULL || trimmed == NULL) {
+  if (c.work_dir == NULL || c.buf == NULL || c.up_buf == NULL || c.head == NULL || c.md == NULL ||
+      c.up_md == NULL || trimmed == NULL) {
     snprintf(res->error, sizeof(res->error), "out of memory");
     rc = FB_ENOMEM;
     goto out;
@@ -1113,7 +1234,11 @@ out:
   free(trimmed);
   free(c.work_dir);
   free(c.buf);
+  free(c.up_buf);
   free(c.head);
   ingest_hasher_free(c.hasher);
+  ingest_hasher_free(c.up_hasher);
+  EVP_MD_CTX_free(c.md);
+  EVP_MD_CTX_free(c.up_md);
   return rc;
 }

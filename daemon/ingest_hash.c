@@ -1,12 +1,14 @@
-/* ingest_hash.c - a one-producer, one-worker digest pipeline (see ingest_hash.h). */
+/* ingest_hash.c - SHA-256 through libcrypto, and a one-producer, one-worker
+ * digest pipeline (see ingest_hash.h). */
 #include "daemon/ingest_hash.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define NBUF 4
+#define NBUF 8
 
 struct ingest_hasher {
   pthread_t thread;
@@ -17,10 +19,63 @@ struct ingest_hasher {
   size_t len[NBUF];
   int head, tail, count;
   int drain, drained, stop;
-  struct sha256 state; /* touched by the worker only while the queue is non-empty */
-  uint8_t *cur;        /* producer: buffer being filled by _feed */
+  EVP_MD_CTX *ctx; /* touched by the worker only while the queue is non-empty */
+  int fd;          /* the worker writes queued bytes here too; -1: digest only */
+  int werr;        /* errno of the first failed write since _begin, under mu */
+  uint8_t *cur;    /* producer: buffer being filled by _feed */
   size_t cur_len;
 };
+
+static const EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+/* An explicit fetch: EVP_sha256() would look the algorithm up again at
+ * every EVP_DigestInit_ex2. Kept for the life of the process. */
+static void fetch_sha256(void) {
+  sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *ingest_sha256_md(void) {
+  pthread_once(&sha256_once, fetch_sha256);
+  return sha256_md;
+}
+
+int ingest_digest_init(EVP_MD_CTX *ctx) {
+  const EVP_MD *md = ingest_sha256_md();
+
+  return md != NULL && EVP_DigestInit_ex2(ctx, md, NULL) == 1 ? 0 : -1;
+}
+
+int ingest_digest_hex(EVP_MD_CTX *ctx, char hex[65]) {
+  static const char digits[] = "0123456789abcdef";
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0, i;
+
+  hex[0] = '\0';
+  if (EVP_DigestFinal_ex(ctx, d, &n) != 1 || n != 32)
+    return -1;
+  for (i = 0; i < n; i++) {
+    hex[2 * i] = digits[d[i] >> 4];
+    hex[2 * i + 1] = digits[d[i] & 15];
+  }
+  hex[2 * n] = '\0';
+  return 0;
+}
+
+/* Write all n bytes; 0 or an errno. */
+static int write_all(int fd, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
 
 static void *worker(void *arg) {
   struct ingest_hasher *h = arg;
@@ -30,10 +85,14 @@ static void *worker(void *arg) {
     while (h->count == 0 && !h->drain && !h->stop)
       pthread_cond_wait(&h->work, &h->mu);
     if (h->count > 0) {
-      int i = h->head;
+      int i = h->head, fd = h->werr ? -1 : h->fd, err = 0;
       pthread_mutex_unlock(&h->mu);
-      sha256_update(&h->state, h->buf[i], h->len[i]);
+      EVP_DigestUpdate(h->ctx, h->buf[i], h->len[i]);
+      if (fd >= 0)
+        err = write_all(fd, h->buf[i], h->len[i]);
       pthread_mutex_lock(&h->mu);
+      if (err != 0 && h->werr == 0)
+        h->werr = err;
       h->head = (h->head + 1) % NBUF;
       h->count--;
       pthread_cond_signal(&h->space);
@@ -60,6 +119,7 @@ struct ingest_hasher *ingest_hasher_new(void) {
   h = calloc(1, sizeof(*h));
   if (h == NULL)
     return NULL;
+  h->fd = -1;
   for (i = 0; i < NBUF; i++) {
     h->buf[i] = malloc(INGEST_HASH_BUF);
     if (h->buf[i] == NULL)
@@ -100,15 +160,23 @@ void ingest_hasher_free(struct ingest_hasher *h) {
   free(h);
 }
 
-void ingest_hasher_begin(struct ingest_hasher *h, const struct sha256 *state) {
+void ingest_hasher_begin(struct ingest_hasher *h, EVP_MD_CTX *ctx, int fd) {
   pthread_mutex_lock(&h->mu);
-  h->state = *state;
+  h->ctx = ctx;
+  h->fd = fd;
+  h->werr = 0;
   pthread_mutex_unlock(&h->mu);
 }
 
 uint8_t *ingest_hasher_buffer(struct ingest_hasher *h) {
   uint8_t *b;
 
+  if (h->cur != NULL) {
+    /* what _feed gathered goes first (it sits in the slot handed out next) */
+    if (h->cur_len > 0)
+      ingest_hasher_commit(h, h->cur_len);
+    h->cur = NULL;
+  }
   pthread_mutex_lock(&h->mu);
   while (h->count == NBUF)
     pthread_cond_wait(&h->space, &h->mu);
@@ -124,6 +192,15 @@ void ingest_hasher_commit(struct ingest_hasher *h, size_t len) {
   h->count++;
   pthread_cond_signal(&h->work);
   pthread_mutex_unlock(&h->mu);
+}
+
+int ingest_hasher_write_error(struct ingest_hasher *h) {
+  int e;
+
+  pthread_mutex_lock(&h->mu);
+  e = h->werr;
+  pthread_mutex_unlock(&h->mu);
+  return e;
 }
 
 void ingest_hasher_feed(struct ingest_hasher *h, const void *p, size_t n) {
@@ -147,7 +224,9 @@ void ingest_hasher_feed(struct ingest_hasher *h, const void *p, size_t n) {
   }
 }
 
-void ingest_hasher_end(struct ingest_hasher *h, struct sha256 *state) {
+int ingest_hasher_end(struct ingest_hasher *h) {
+  int e;
+
   if (h->cur != NULL) {
     if (h->cur_len > 0)
       ingest_hasher_commit(h, h->cur_len);
@@ -159,6 +238,9 @@ void ingest_hasher_end(struct ingest_hasher *h, struct sha256 *state) {
   pthread_cond_signal(&h->work);
   while (!h->drained || h->count > 0)
     pthread_cond_wait(&h->space, &h->mu);
-  *state = h->state;
+  h->ctx = NULL;
+  h->fd = -1;
+  e = h->werr;
   pthread_mutex_unlock(&h->mu);
+  return e;
 }

@@ -1,46 +1,56 @@
 /* jobs_sha256.c - SHA-256 of an upload, to notice the same bytes uploaded
- * twice. The hash itself is the one ingestion uses (ingest_sha256.c). */
+ * twice. libcrypto's, as ingestion uses (ingest_hash.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <unistd.h>
 
-#include "daemon/ingest_sha256.h"
+#include "daemon/ingest_hash.h"
 #include "daemon/jobs.h"
 
 void jobs_sha256_buf(const void *data, size_t len, char out[65]) {
-  struct sha256 s;
-  uint8_t digest[32];
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
-  sha256_init(&s);
-  sha256_update(&s, data, len);
-  sha256_final(&s, digest);
-  sha256_hex(digest, out);
+  out[0] = '\0';
+  if (ctx != NULL && ingest_digest_init(ctx) == 0 && EVP_DigestUpdate(ctx, data, len) == 1)
+    ingest_digest_hex(ctx, out);
+  EVP_MD_CTX_free(ctx);
 }
 
 int jobs_sha256_file(const char *path, char out[65]) {
   static uint8_t buf[1 << 16];
-  struct sha256 s;
-  uint8_t digest[32];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  EVP_MD_CTX *ctx;
+  int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
   ssize_t n;
 
+  out[0] = '\0';
   if (fd < 0)
     return -1;
-  sha256_init(&s);
+  ctx = EVP_MD_CTX_new();
+  if (ctx == NULL || ingest_digest_init(ctx) != 0) {
+    EVP_MD_CTX_free(ctx);
+    close(fd);
+    errno = ENOMEM;
+    return -1;
+  }
   while ((n = read(fd, buf, sizeof(buf))) != 0) {
     if (n < 0) {
-      int e = errno;
-      if (e == EINTR)
+      if (errno == EINTR)
         continue;
-      close(fd);
-      errno = e;
-      return -1;
+      rc = -1;
+      break;
     }
-    sha256_update(&s, buf, (size_t)n);
+    EVP_DigestUpdate(ctx, buf, (size_t)n);
   }
-  close(fd);
-  sha256_final(&s, digest);
-  sha256_hex(digest, out);
-  return 0;
+  if (rc == 0 && ingest_digest_hex(ctx, out) != 0) {
+    errno = ENOMEM;
+    rc = -1;
+  }
+  EVP_MD_CTX_free(ctx);
+  {
+    int e = errno;
+    close(fd);
+    errno = e;
+  }
+  return rc;
 }

@@ -2,7 +2,8 @@
  * formats come from libarchive, fuzzed upstream; this fuzzes our side:
  * names, path checks, limits, nesting, typing) and checks the safety
  * invariants after every input: nothing appeared outside the work dir, every
- * name is UTF-8, no rel path climbs out. Violations abort. */
+ * name is UTF-8, no rel path climbs out, and the upload's size and digest
+ * (taken from the unpacker's reads) are those of the input. Violations abort. */
 #include <dirent.h>
 #include <ftw.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/ingest.h"
+#include "daemon/jobs.h"
 
 static char root[256], upload[300], work[300], outside[300];
 
@@ -82,6 +84,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   lim.max_depth = 3;
   ingest_result_init(&r);
   (void)ingest_run(upload, work, &lim, &r);
+  if (r.count > 0) {
+    char hex[65];
+    jobs_sha256_buf(data, size, hex);
+    if (strcmp(r.items[0].chain, "upload.bin") != 0 || r.items[0].size != size ||
+        strcmp(r.items[0].sha256, hex) != 0)
+      abort(); /* the upload's digest missed or misplaced bytes */
+  }
   for (i = 0; i < r.count; i++) {
     const struct ingest_artifact *a = &r.items[i];
     char *u = ingest_name_to_utf8(a->chain);

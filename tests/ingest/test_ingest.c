@@ -17,7 +17,7 @@
 #include <zlib.h>
 
 #include "daemon/ingest.h"
-#include "daemon/ingest_sha256.h"
+#include "daemon/ingest_hash.h"
 #include "daemon/ingest_side.h"
 #include "parsers/error.h"
 #include "tests/testutil.h"
@@ -52,12 +52,12 @@ static const char *fresh_dir(const char *name) {
 }
 
 static void sha_of_buf(const void *p, size_t n, char hex[65]) {
-  struct sha256 c;
-  uint8_t d[32];
-  sha256_init(&c);
-  sha256_update(&c, p, n);
-  sha256_final(&c, d);
-  sha256_hex(d, hex);
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(ingest_digest_init(c), 0);
+  ck_assert_int_eq(EVP_DigestUpdate(c, p, n), 1);
+  ck_assert_int_eq(ingest_digest_hex(c, hex), 0);
+  EVP_MD_CTX_free(c);
 }
 
 static char *slurp(const char *path, size_t *n) {
@@ -356,32 +356,80 @@ static long max_rss_kb(void) {
 
 /* ---- tests -------------------------------------------------------------------- */
 
+/* libcrypto's SHA-256 as ingestion drives it: FIPS 180-4 examples, the same
+ * bytes in uneven pieces, through the hash thread, and a corpus file against
+ * the digest its MANIFEST records. */
 START_TEST(sha256_known_vectors) {
-  char hex[65], *m = malloc(1000000);
-  struct sha256 c;
-  uint8_t d[32];
-  int i, hw;
+  char hex[65], *m = malloc(3000000), *d;
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  struct ingest_hasher *h = ingest_hasher_new();
+  size_t i, n;
 
-  for (hw = 1; hw >= 0; hw--) { /* SHA extensions (where the CPU has them), then portable code */
-    sha256_use_hw(hw);
-    sha_of_buf("", 0, hex);
-    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    sha_of_buf("abc", 3, hex);
-    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    sha_of_buf("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
-    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-    memset(m, 'a', 1000000);
-    sha_of_buf(m, 1000000, hex);
-    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-    /* the same in uneven pieces */
-    sha256_init(&c);
-    for (i = 0; i < 1000000; i += 7)
-      sha256_update(&c, m + i, 1000000 - i < 7 ? (size_t)(1000000 - i) : 7);
-    sha256_final(&c, d);
-    sha256_hex(d, hex);
-    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  ck_assert_ptr_nonnull(m);
+  ck_assert_ptr_nonnull(c);
+  sha_of_buf("", 0, hex);
+  ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  sha_of_buf("abc", 3, hex);
+  ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  sha_of_buf("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+  ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  memset(m, 'a', 3000000);
+  sha_of_buf(m, 1000000, hex);
+  ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  /* the same in uneven pieces */
+  ck_assert_int_eq(ingest_digest_init(c), 0);
+  for (i = 0; i < 1000000; i += 7)
+    EVP_DigestUpdate(c, m + i, 1000000 - i < 7 ? (size_t)(1000000 - i) : 7);
+  ck_assert_int_eq(ingest_digest_hex(c, hex), 0);
+  ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  /* begun inline, continued on the hash thread (fed and filled buffers, the
+   * fed ones also written to a file), finished inline: 3 000 000 bytes of
+   * 'a', digest as sha256sum gives it */
+  if (h != NULL) {
+    uint8_t *b;
+    char path[4096];
+    struct stat st;
+    int fd;
+    snprintf(path, sizeof(path), "%s/hashed-and-written", tu_tmpdir());
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ingest_digest_init(c), 0);
+    EVP_DigestUpdate(c, m, 100);
+    ingest_hasher_begin(h, c, fd);
+    ingest_hasher_feed(h, m + 100, 1999900);
+    ck_assert_int_eq(ingest_hasher_end(h), 0);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert_int_eq(st.st_size, 1999900);
+    close(fd);
+    ingest_hasher_begin(h, c, -1);
+    ck_assert_uint_lt(INGEST_HASH_BUF, 1000000);
+    b = ingest_hasher_buffer(h);
+    memcpy(b, m, INGEST_HASH_BUF - 1);
+    ingest_hasher_commit(h, INGEST_HASH_BUF - 1);
+    ck_assert_int_eq(ingest_hasher_end(h), 0);
+    EVP_DigestUpdate(c, m, 1000000 - (INGEST_HASH_BUF - 1));
+    ck_assert_int_eq(ingest_digest_hex(c, hex), 0);
+    ck_assert_str_eq(hex, "2a152c894398719c0570f83fac34ac03a0f6e8e474b995c2403aa5434f7b9dd4");
+    /* a write that fails is reported, the digest still goes on */
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ingest_digest_init(c), 0);
+    ingest_hasher_begin(h, c, fd);
+    ingest_hasher_feed(h, m, 3000000);
+    ck_assert_int_eq(ingest_hasher_end(h), EBADF);
+    close(fd);
+    ck_assert_int_eq(ingest_digest_hex(c, hex), 0);
+    ck_assert_str_eq(hex, "2a152c894398719c0570f83fac34ac03a0f6e8e474b995c2403aa5434f7b9dd4");
   }
-  sha256_use_hw(1);
+  /* corpus/logs/MANIFEST.md records this file's sha256 */
+  d = tu_read_file(tu_corpus("logs/cbs/hofcake-CBS.log"), &n);
+  ck_assert_ptr_nonnull(d);
+  ck_assert_uint_eq(n, 317302);
+  sha_of_buf(d, n, hex);
+  ck_assert_str_eq(hex, CBS_SHA);
+  free(d);
+  ingest_hasher_free(h);
+  EVP_MD_CTX_free(c);
   free(m);
 }
 END_TEST
@@ -1011,6 +1059,82 @@ START_TEST(damaged_archives_read_partly) {
 }
 END_TEST
 
+/* The upload's own digest comes from the reads that unpack it: zip and 7z
+ * are read end first (central directory, header), tar.gz in order, a cut
+ * zip stops early, a stored zip over 1 MiB goes through the hash thread.
+ * Each must give the digest and size of the whole file. */
+START_TEST(upload_digest_taken_while_unpacking) {
+  const char *dir = fresh_dir("updigest");
+  struct aentry e[3] = {{"a/Setup.evtx", K_FILE, tu_corpus("evtx/3gstudent/Setup.evtx"), NULL, 0},
+                        {"b/CBS.log", K_FILE, tu_corpus("logs/cbs/hofcake-CBS.log"), NULL, 0},
+                        {"System.evtx", K_FILE, tu_corpus("evtx/omerbenamram-evtx/system.evtx"), NULL, 0}};
+  static const struct {
+    const char *name, *format, *filter, *options;
+    size_t entries;
+  } cases[] = {{"up.zip", "zip", NULL, NULL, 4},
+               {"stored.zip", "zip", NULL, "zip:compression=store", 4},
+               {"up.7z", "7zip", NULL, NULL, 4},
+               {"up.tar.gz", "pax", "gzip", NULL, 4}};
+  struct ingest_result r;
+  const struct ingest_artifact *a;
+  char hex[65], name[64];
+  size_t i, n;
+  char *d;
+  FILE *f;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    write_archive(path_in(dir, cases[i].name), cases[i].format, cases[i].filter, cases[i].options, e, 3);
+    d = slurp(path_in(dir, cases[i].name), &n);
+    sha_of_buf(d, n, hex);
+    free(d);
+    ingest_result_init(&r);
+    ck_assert_int_eq(ingest_run(path_in(dir, cases[i].name), path_in(dir, "work"), NULL, &r), 0);
+    ck_assert_uint_eq(r.count, cases[i].entries);
+    a = must_chain(&r, cases[i].name);
+    ck_assert_int_eq(a->status, INGEST_OK);
+    ck_assert_uint_eq(a->size, n);
+    ck_assert_str_eq(a->sha256, hex);
+    snprintf(name, sizeof(name), "%s!System.evtx", cases[i].name);
+    ck_assert_str_eq(must_chain(&r, name)->sha256,
+                     "60e5fd8f10a3deecd58bd7bee2e03b1308d190fd13b52908be9d576c7f5d6623");
+    ingest_result_free(&r);
+  }
+  ck_assert_uint_gt(n, 0);
+  /* the stored zip is past the hash thread's threshold */
+  d = slurp(path_in(dir, "stored.zip"), &n);
+  ck_assert_uint_gt(n, 1u << 20);
+  /* unpacking stopped after the first entry (a limit): what libarchive never
+   * read is read for the digest alone */
+  sha_of_buf(d, n, hex);
+  {
+    struct ingest_limits lim;
+    ingest_limits_default(&lim);
+    lim.max_entries = 1;
+    ingest_result_init(&r);
+    ck_assert_int_eq(ingest_run(path_in(dir, "stored.zip"), path_in(dir, "work"), &lim, &r), 0);
+    ck_assert_uint_eq(r.count, 2);
+    a = must_chain(&r, "stored.zip");
+    ck_assert_int_eq(a->status, INGEST_PARTIAL);
+    ck_assert_uint_eq(a->size, n);
+    ck_assert_str_eq(a->sha256, hex);
+    ingest_result_free(&r);
+  }
+  /* cut after its first third: damaged, but the digest covers every byte */
+  f = fopen(path_in(dir, "cut.zip"), "wb");
+  ck_assert_uint_eq(fwrite(d, 1, n / 3, f), n / 3);
+  fclose(f);
+  sha_of_buf(d, n / 3, hex);
+  free(d);
+  ingest_result_init(&r);
+  ck_assert_int_eq(ingest_run(path_in(dir, "cut.zip"), path_in(dir, "work"), NULL, &r), 0);
+  a = must_chain(&r, "cut.zip");
+  ck_assert_int_eq(a->status, INGEST_PARTIAL);
+  ck_assert_uint_eq(a->size, n / 3);
+  ck_assert_str_eq(a->sha256, hex);
+  ingest_result_free(&r);
+}
+END_TEST
+
 /* The whole path for job.c: upload -> artifacts -> side evidence. */
 START_TEST(side_evidence_of_an_upload) {
   const char *dir = fresh_dir("side");
@@ -1087,6 +1211,7 @@ int main(void) {
   setlocale(LC_CTYPE, "C.UTF-8");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, sha256_known_vectors);
+  tcase_add_test(tc, upload_digest_taken_while_unpacking);
   tcase_add_test(tc, filetype_of_corpus_files);
   tcase_add_test(tc, zip_with_gbk_names_from_chinese_windows);
   tcase_add_test(tc, seven_z_in_zip_in_tar_gz);
