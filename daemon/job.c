@@ -307,6 +307,9 @@ int job_analyze_verdict(const char *const *paths, size_t npaths, const struct jo
       sum->inputs_failed++;
     }
   }
+  /* The daemon keys uploads by their digest: ingestion made it already. */
+  if (npaths == 1 && res.count > 0 && res.items[0].path && !strcmp(res.items[0].path, paths[0]))
+    memcpy(sum->upload_sha256, res.items[0].sha256, sizeof(sum->upload_sha256));
   for (size_t i = 0; i < res.count; i++) {
     const struct ingest_artifact *a = &res.items[i];
     struct vd_input in = {0};

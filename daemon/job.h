@@ -24,12 +24,13 @@ struct job_options {
 };
 
 struct job_summary {
-  int findings;         /* number of findings */
-  int confirmed;        /* findings with confidence "confirmed" */
-  int inputs;           /* artifacts seen */
-  int inputs_failed;    /* artifacts not read, or read partly */
-  char top_filter[128]; /* filter named by the first finding, "" if none */
-  char error[512];      /* why the job failed, when it returns < 0 */
+  int findings;           /* number of findings */
+  int confirmed;          /* findings with confidence "confirmed" */
+  int inputs;             /* artifacts seen */
+  int inputs_failed;      /* artifacts not read, or read partly */
+  char top_filter[128];   /* filter named by the first finding, "" if none */
+  char upload_sha256[65]; /* SHA-256 of the one path analysed when it is a file, else "" */
+  char error[512];        /* why the job failed, when it returns < 0 */
 };
 
 /* Analyze paths (files, directories, archives). Returns 0 when a verdict was

@@ -344,11 +344,6 @@ int worker_run(const struct worker_job *job, const struct serve_config *cfg, str
     snprintf(r->error, sizeof(r->error), "cannot create %.700s: %s", tmp, strerror(errno));
     return -1;
   }
-  if (jobs_sha256_file(job->path, r->sha256) < 0) {
-    snprintf(r->error, sizeof(r->error), "cannot read %.700s: %s", job->path, strerror(errno));
-    rm_rf(tmp);
-    return -1;
-  }
   snprintf(upload_id, sizeof(upload_id), "%s/%lld", job->customer, (long long)job->id);
   if (cfg->analyzer == SERVE_ANALYZER_STUB) {
     rc = serve_stub_analyze(job->path, upload_id, tmp, r->error, sizeof(r->error));
@@ -368,8 +363,14 @@ int worker_run(const struct worker_job *job, const struct serve_config *cfg, str
     r->findings = sum.findings;
     r->confirmed = sum.confirmed;
     put(r->filter, sizeof(r->filter), sum.top_filter);
+    put(r->sha256, sizeof(r->sha256), sum.upload_sha256); /* ingestion hashed the upload as it read it */
   }
   if (rc < 0) {
+    rm_rf(tmp);
+    return -1;
+  }
+  if (r->sha256[0] == '\0' && jobs_sha256_file(job->path, r->sha256) < 0) {
+    snprintf(r->error, sizeof(r->error), "cannot read %.700s: %s", job->path, strerror(errno));
     rm_rf(tmp);
     return -1;
   }

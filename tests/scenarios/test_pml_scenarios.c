@@ -10,6 +10,7 @@
 #include <archive_entry.h>
 
 #include "daemon/job.h"
+#include "daemon/jobs.h"
 #include "rules/verdict.h"
 #include "tests/pml/pml_writer.h"
 #include "tests/testutil.h"
@@ -176,6 +177,12 @@ START_TEST(pml_zipped_upload_cited_by_its_chain) {
   opt.data_dir = FB_SOURCE_DIR "/etc";
   opt.print = JOB_PRINT_NONE;
   ck_assert_int_eq(job_analyze_verdict(&p, 1, &opt, &sum, &v), 0);
+  { /* the upload's digest, made while unpacking it, for the daemon's job key */
+    char want[65];
+    ck_assert_int_eq(jobs_sha256_file(zip, want), 0);
+    ck_assert_str_eq(sum.upload_sha256, want);
+    ck_assert_str_eq(v->inputs[0].sha256, want);
+  }
   ck_assert_uint_eq(v->ninputs, 2);
   ck_assert_str_eq(v->inputs[1].path, "held.zip!logs/procmon.pml");
   ck_assert_str_eq(v->inputs[1].status, "read");
