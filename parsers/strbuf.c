@@ -42,20 +42,12 @@ static int grow(struct fb_strbuf *b, size_t extra) {
   return 0;
 }
 
-void fb_strbuf_add(struct fb_strbuf *b, const char *s, size_t n) {
+void fb_strbuf_add_grow(struct fb_strbuf *b, const char *s, size_t n) {
   if (grow(b, n) < 0)
     return;
   memcpy(b->s + b->len, s, n);
   b->len += n;
   b->s[b->len] = '\0';
-}
-
-void fb_strbuf_puts(struct fb_strbuf *b, const char *s) {
-  fb_strbuf_add(b, s, strlen(s));
-}
-
-void fb_strbuf_putc(struct fb_strbuf *b, char c) {
-  fb_strbuf_add(b, &c, 1);
 }
 
 void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) {

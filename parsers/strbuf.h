@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct fb_strbuf {
   char *s; /* always NUL-terminated once anything was added */
@@ -20,9 +21,25 @@ static inline void fb_strbuf_reset(struct fb_strbuf *b) {
   if (b->s)
     b->s[0] = '\0';
 }
-void fb_strbuf_add(struct fb_strbuf *b, const char *s, size_t n);
-void fb_strbuf_puts(struct fb_strbuf *b, const char *s);
-void fb_strbuf_putc(struct fb_strbuf *b, char c);
+/* Appends. The common case (room left, no earlier allocation failure) is
+ * inline: renderers append a few bytes at a time, many per event, and a
+ * literal's strlen folds away. */
+void fb_strbuf_add_grow(struct fb_strbuf *b, const char *s, size_t n);
+static inline void fb_strbuf_add(struct fb_strbuf *b, const char *s, size_t n) {
+  if (b->s != NULL && !b->oom && b->cap - b->len > n) {
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+  } else {
+    fb_strbuf_add_grow(b, s, n);
+  }
+}
+static inline void fb_strbuf_puts(struct fb_strbuf *b, const char *s) {
+  fb_strbuf_add(b, s, strlen(s));
+}
+static inline void fb_strbuf_putc(struct fb_strbuf *b, char c) {
+  fb_strbuf_add(b, &c, 1);
+}
 void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Unsigned decimal ("%llu") and hexadecimal with at least min_digits digits
  * ("%0*llx" / "%0*llX"), without printf's cost in hot loops. */
