@@ -18,6 +18,7 @@
 
 #include "daemon/ingest_hash.h"
 #include "parsers/error.h"
+#include "parsers/view.h"
 
 #define COPY_BUF (256 * 1024)
 #define MAX_COMPONENTS 128
@@ -426,22 +427,6 @@ static int create_unique(int dirfd, const char *name, int dir, char *actual, siz
   return -1;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-  const uint8_t *b = p;
-
-  while (n > 0) {
-    ssize_t w = write(fd, b, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -1;
-    }
-    b += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static void head_add(struct ctx *c, const void *p, size_t n) {
   if (n > 0 && c->head_len < FB_FILETYPE_HEAD) {
     size_t take = FB_FILETYPE_HEAD - c->head_len;
@@ -484,7 +469,7 @@ static int digest_add(struct digest *d, const void *p, size_t n) {
     ingest_hasher_feed(d->hasher, p, n);
     return ingest_hasher_write_error(d->hasher);
   }
-  if (d->fd >= 0 && write_all(d->fd, p, n) != 0)
+  if (d->fd >= 0 && fb_write_all(d->fd, p, n) != 0)
     return errno;
   EVP_DigestUpdate(d->md, p, n);
   return 0;

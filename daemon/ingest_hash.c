@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "parsers/view.h"
+
 #define NBUF 8
 
 struct ingest_hasher {
@@ -62,21 +64,6 @@ int ingest_digest_hex(EVP_MD_CTX *ctx, char hex[65]) {
   return 0;
 }
 
-/* Write all n bytes; 0 or an errno. */
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return errno;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static void *worker(void *arg) {
   struct ingest_hasher *h = arg;
 
@@ -89,7 +76,7 @@ static void *worker(void *arg) {
       pthread_mutex_unlock(&h->mu);
       EVP_DigestUpdate(h->ctx, h->buf[i], h->len[i]);
       if (fd >= 0)
-        err = write_all(fd, h->buf[i], h->len[i]);
+        err = fb_write_all(fd, h->buf[i], h->len[i]) < 0 ? errno : 0;
       pthread_mutex_lock(&h->mu);
       if (err != 0 && h->werr == 0)
         h->werr = err;

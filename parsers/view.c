@@ -53,15 +53,17 @@ static int temp_file(void) {
   return fd;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
+int fb_write_all(int fd, const void *p, size_t n) {
+  const uint8_t *b = p;
+
   while (n > 0) {
-    ssize_t w = write(fd, p, n);
+    ssize_t w = write(fd, b, n);
     if (w < 0) {
       if (errno == EINTR)
         continue;
       return -1;
     }
-    p += w;
+    b += w;
     n -= (size_t)w;
   }
   return 0;
@@ -107,7 +109,7 @@ static int inflate_to_view(struct fb_view *view, int in_fd, struct fb_error *err
                           zs.msg ? zs.msg : "inflate failed");
         goto done;
       }
-      if (write_all(out_fd, out, INFLATE_CHUNK - zs.avail_out) < 0) {
+      if (fb_write_all(out_fd, out, INFLATE_CHUNK - zs.avail_out) < 0) {
         rc = fb_error_set(err, FB_EIO, FB_OFFSET_NONE, "cannot write inflated data: %s", strerror(errno));
         goto done;
       }

@@ -51,4 +51,7 @@ void fb_view_close(struct fb_view *view);
 const uint8_t *fb_view_bytes(const struct fb_view *view, struct fb_window *w, uint64_t off, size_t n);
 void fb_window_free(struct fb_window *w);
 
+/* write() all n bytes, again after EINTR and short writes. 0, or -1 with errno. */
+int fb_write_all(int fd, const void *p, size_t n);
+
 #endif
