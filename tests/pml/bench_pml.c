@@ -9,7 +9,7 @@
  *   csv7:  the same with Procmon's seven default columns (fltblame pml --csv)
  * One line per file: "FILE EVENTS READ_S CHECK_S CSV27_S CSV7_S".
  * Whole processes are dominated by start-up on the corpus's small captures
- * (fltblame loads ~28 libraries: ~10 ms, as long as cat reading 50 MB), and
+ * (fltblame loads 29 libraries: ~10 ms, as long as cat reading 50 MB), and
  * subtracting a separately measured start-up leaves mostly noise. */
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
