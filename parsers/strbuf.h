@@ -23,11 +23,23 @@ static inline void fb_strbuf_reset(struct fb_strbuf *b) {
 }
 /* Appends. The common case (room left, no earlier allocation failure) is
  * inline: renderers append a few bytes at a time, many per event, and a
- * literal's strlen folds away. */
+ * literal's strlen folds away. Up to 16 bytes are copied without a call. */
 void fb_strbuf_add_grow(struct fb_strbuf *b, const char *s, size_t n);
 static inline void fb_strbuf_add(struct fb_strbuf *b, const char *s, size_t n) {
   if (b->s != NULL && !b->oom && b->cap - b->len > n) {
-    memcpy(b->s + b->len, s, n);
+    char *d = b->s + b->len;
+    if (n >= 8 && n <= 16) { /* two overlapping 8-byte moves */
+      uint64_t x, y;
+      memcpy(&x, s, 8);
+      memcpy(&y, s + n - 8, 8);
+      memcpy(d, &x, 8);
+      memcpy(d + n - 8, &y, 8);
+    } else if (n < 8) {
+      for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+    } else {
+      memcpy(d, s, n);
+    }
     b->len += n;
     b->s[b->len] = '\0';
   } else {

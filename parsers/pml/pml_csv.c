@@ -258,40 +258,7 @@ void pml_csv_free(struct pml_csv *c) {
   free(c);
 }
 
-/* ---- fast appends (rows are the hot loop: no printf) ---- */
-
-static inline void put(struct fb_strbuf *b, const char *s, size_t n) {
-  if (b->s != NULL && b->cap - b->len > n + 16) {
-    char *d = b->s + b->len;
-    if (n <= 16) { /* most appends: two overlapping 8-byte moves, no call */
-      uint64_t x, y;
-      if (n >= 8) {
-        memcpy(&x, s, 8);
-        memcpy(&y, s + n - 8, 8);
-        memcpy(d, &x, 8);
-        memcpy(d + n - 8, &y, 8);
-      } else {
-        for (size_t i = 0; i < n; i++)
-          d[i] = s[i];
-      }
-    } else {
-      memcpy(d, s, n);
-    }
-    b->len += n;
-    b->s[b->len] = '\0';
-  } else {
-    fb_strbuf_add(b, s, n);
-  }
-}
-
-static inline void put_ch(struct fb_strbuf *b, char ch) {
-  if (b->s != NULL && b->cap - b->len > 1) {
-    b->s[b->len++] = ch;
-    b->s[b->len] = '\0';
-  } else {
-    fb_strbuf_add(b, &ch, 1);
-  }
-}
+/* ---- numbers (rows are the hot loop: no printf) ---- */
 
 static size_t fmt_u64(char *buf, uint64_t v) {
   char tmp[24];
@@ -308,7 +275,7 @@ static size_t fmt_u64(char *buf, uint64_t v) {
 
 static void put_u64(struct fb_strbuf *b, uint64_t v) {
   char buf[24];
-  put(b, buf, fmt_u64(buf, v));
+  fb_strbuf_add(b, buf, fmt_u64(buf, v));
 }
 
 /* v as exactly width digits (zero-padded). */
@@ -393,6 +360,8 @@ static const struct second_cache *second_text(struct pml_csv *c, uint64_t fileti
     e->suffix_len = 3;
     e->date_len = (uint8_t)snprintf(e->date, sizeof(e->date), "%d/%d/%d", m, d, y);
   }
+  if (e->date_len >= sizeof(e->date)) /* cut by snprintf (no FILETIME year is that long) */
+    e->date_len = sizeof(e->date) - 1;
   *p++ = ':';
   fmt_fixed(p, (uint64_t)minute, 2);
   p[2] = ':';
@@ -424,13 +393,13 @@ void pml_csv_time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf 
   p += 7;
   memcpy(p, e->suffix, sizeof(e->suffix));
   p += e->suffix_len;
-  put(out, buf, (size_t)(p - buf));
+  fb_strbuf_add(out, buf, (size_t)(p - buf));
 }
 
 void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
   const struct second_cache *e = second_text(c, filetime);
 
-  put(out, e->date_time, e->date_time_len);
+  fb_strbuf_add(out, e->date_time, e->date_time_len);
 }
 
 /* HH:MM:SS.fffffff since the first event. */
@@ -457,7 +426,7 @@ static void relative_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf
   fmt_fixed(p + 3, d / TICKS_PER_SECOND % 60, 2);
   p[5] = decimal_sep(c);
   fmt_fixed(p + 6, d % TICKS_PER_SECOND, 7);
-  put(out, buf, (size_t)(p + 13 - buf));
+  fb_strbuf_add(out, buf, (size_t)(p + 13 - buf));
 }
 
 /* Seconds with 7 decimals: 0.0000074. */
@@ -467,14 +436,14 @@ static void duration(struct pml_csv *c, uint64_t ticks, struct fb_strbuf *out) {
 
   buf[n] = decimal_sep(c);
   fmt_fixed(buf + n + 1, ticks % TICKS_PER_SECOND, 7);
-  put(out, buf, n + 8);
+  fb_strbuf_add(out, buf, n + 8);
 }
 
 /* ---- fields ---- */
 
 static void put_str(struct fb_strbuf *out, const char *s) {
   if (s != NULL)
-    put(out, s, strlen(s));
+    fb_strbuf_add(out, s, strlen(s));
 }
 
 static int is_process_column(int column) {
@@ -509,7 +478,7 @@ static void process_field(const struct pml_process *p, int column, struct fb_str
   char buf[32];
 
   if (column == PML_COL_SEQUENCE) {
-    put(out, "n/a", 3);
+    fb_strbuf_add(out, "n/a", 3);
     return;
   }
   if (p == NULL)
@@ -568,7 +537,7 @@ void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, st
       struct ev_frame fr;
       pml_frame_resolve(c->file, ev, i, &fr);
       if (i > 0)
-        put(out, " > ", 3);
+        fb_strbuf_add(out, " > ", 3);
       if (fr.module)
         fb_strbuf_printf(out, "%s+0x%llx", fr.module, (unsigned long long)fr.offset);
       else
@@ -589,7 +558,7 @@ static void escape_from(struct fb_strbuf *out, size_t start) {
   for (size_t i = (size_t)(q - out->s); i < end; i++)
     quotes += out->s[i] == '"';
   for (size_t i = 0; i < quotes; i++) /* make room */
-    put_ch(out, '"');
+    fb_strbuf_putc(out, '"');
   if (out->oom)
     return;
   w = out->len;
@@ -602,18 +571,18 @@ static void escape_from(struct fb_strbuf *out, size_t start) {
 }
 
 void pml_csv_header(struct pml_csv *c, struct fb_strbuf *out) {
-  put(out, "\xEF\xBB\xBF", 3);
+  fb_strbuf_add(out, "\xEF\xBB\xBF", 3);
   for (int i = 0; i < c->opt.ncolumns; i++) {
     size_t start;
     if (i > 0)
-      put_ch(out, ',');
-    put_ch(out, '"');
+      fb_strbuf_putc(out, ',');
+    fb_strbuf_putc(out, '"');
     start = out->len;
     put_str(out, pml_column_name(c->opt.columns[i]));
     escape_from(out, start);
-    put_ch(out, '"');
+    fb_strbuf_putc(out, '"');
   }
-  put(out, "\r\n", 2);
+  fb_strbuf_add(out, "\r\n", 2);
 }
 
 static void plan_make(struct pml_csv *c) {
@@ -650,12 +619,12 @@ static void run_text(struct pml_csv *c, const struct pml_process *p, const struc
   for (int k = 0; k < st->count; k++) {
     size_t start;
     if (k > 0)
-      put(out, "\",\"", 3);
+      fb_strbuf_add(out, "\",\"", 3);
     start = out->len;
     process_field(p, c->opt.columns[st->first + k], out);
     escape_from(out, start);
   }
-  put(out, step_trailer(c, st), 3);
+  fb_strbuf_add(out, step_trailer(c, st), 3);
 }
 
 /* The text of a run for the event's process, made once per process. */
@@ -675,17 +644,17 @@ static void put_process_run(struct pml_csv *c, const struct pml_process *p, cons
     span[0] = (uint32_t)start;
     span[1] = (uint32_t)(c->proc_text.len - start) + 1;
   }
-  put(out, c->proc_text.s + span[0], span[1] - 1);
+  fb_strbuf_add(out, c->proc_text.s + span[0], span[1] - 1);
 }
 
 /* A row: an opening quote, then each step's text and trailer (the cached
  * runs carry theirs). */
 void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf *out) {
   if (c->nsteps == 0) {
-    put(out, "\r\n", 2);
+    fb_strbuf_add(out, "\r\n", 2);
     return;
   }
-  put_ch(out, '"');
+  fb_strbuf_putc(out, '"');
   for (int i = 0; i < c->nsteps; i++) {
     const struct plan_step *st = &c->plan[i];
     size_t start;
@@ -697,6 +666,6 @@ void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf
     pml_csv_field(c, ev, c->opt.columns[st->first], out);
     if (st->escape)
       escape_from(out, start);
-    put(out, step_trailer(c, st), 3);
+    fb_strbuf_add(out, step_trailer(c, st), 3);
   }
 }
