@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "parsers/pml/pml.h"
+#include "parsers/pml/pml_render_int.h"
 
 #define FILETIME_UNIX_EPOCH 116444736000000000ULL
 #define TICKS_PER_SECOND 10000000ULL
@@ -506,7 +507,8 @@ static void process_field(const struct pml_process *p, int column, struct fb_str
   }
 }
 
-void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, struct fb_strbuf *out) {
+static void field(struct pml_csv *c, const struct pml_event *ev, const struct pml_front *fr, int column,
+                  struct fb_strbuf *out) {
   int pending = ev->result == 0x103;
 
   if (is_process_column(column)) {
@@ -515,10 +517,10 @@ void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, st
   }
   switch (column) {
   case PML_COL_TIME_OF_DAY: pml_csv_time_of_day(c, ev->time, out); break;
-  case PML_COL_OPERATION: pml_render_operation_opts(c->file, ev, &c->render, out); break;
-  case PML_COL_PATH: pml_render_path(c->file, ev, out); break;
+  case PML_COL_OPERATION: pml_front_operation(c->file, ev, fr, &c->render, out); break;
+  case PML_COL_PATH: pml_front_path(c->file, ev, fr, out); break;
   case PML_COL_RESULT: pml_render_result(ev->result, out); break;
-  case PML_COL_DETAIL: pml_render_detail_opts(c->file, ev, &c->render, out); break;
+  case PML_COL_DETAIL: pml_front_detail(c->file, ev, fr, &c->render, out); break;
   case PML_COL_DATE_TIME: pml_csv_date_time(c, ev->time, out); break;
   case PML_COL_RELATIVE_TIME: relative_time(c, ev->time, out); break;
   case PML_COL_DURATION:
@@ -531,21 +533,31 @@ void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, st
     break;
   case PML_COL_EVENT_CLASS: put_str(out, pml_class_name(ev->event_class)); break;
   case PML_COL_TID: put_u64(out, ev->tid); break;
-  case PML_COL_CATEGORY: pml_render_category(c->file, ev, out); break;
+  case PML_COL_CATEGORY: pml_front_category(ev, fr, out); break;
   case PML_COL_STACK:
     for (uint32_t i = 0; i < ev->stack_depth; i++) {
-      struct ev_frame fr;
-      pml_frame_resolve(c->file, ev, i, &fr);
+      struct ev_frame frame;
+      pml_frame_resolve(c->file, ev, i, &frame);
       if (i > 0)
         fb_strbuf_add(out, " > ", 3);
-      if (fr.module)
-        fb_strbuf_printf(out, "%s+0x%llx", fr.module, (unsigned long long)fr.offset);
-      else
-        fb_strbuf_printf(out, "0x%llx", (unsigned long long)fr.addr);
+      if (frame.module) {
+        put_str(out, frame.module);
+        fb_strbuf_add(out, "+", 1);
+        fb_strbuf_0x(out, frame.offset);
+      } else {
+        fb_strbuf_0x(out, frame.addr);
+      }
     }
     break;
   default: break;
   }
+}
+
+void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, struct fb_strbuf *out) {
+  struct pml_front fr;
+
+  pml_front_parse(c->file, ev, &fr);
+  field(c, ev, &fr, column, out);
 }
 
 /* Double every quote in out[start..]: Procmon's CSV escaping. */
@@ -650,10 +662,13 @@ static void put_process_run(struct pml_csv *c, const struct pml_process *p, cons
 /* A row: an opening quote, then each step's text and trailer (the cached
  * runs carry theirs). */
 void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf *out) {
+  struct pml_front fr;
+
   if (c->nsteps == 0) {
     fb_strbuf_add(out, "\r\n", 2);
     return;
   }
+  pml_front_parse(c->file, ev, &fr); /* once for Operation, Path, Detail and Category */
   fb_strbuf_putc(out, '"');
   for (int i = 0; i < c->nsteps; i++) {
     const struct plan_step *st = &c->plan[i];
@@ -663,7 +678,7 @@ void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf
       continue;
     }
     start = out->len;
-    pml_csv_field(c, ev, c->opt.columns[st->first], out);
+    field(c, ev, &fr, c->opt.columns[st->first], out);
     if (st->escape)
       escape_from(out, start);
     fb_strbuf_add(out, step_trailer(c, st), 3);

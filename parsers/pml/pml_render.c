@@ -242,15 +242,19 @@ static const char *const profiling_ops[] = {"Thread Profiling", "Process Profili
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-void pml_render_operation(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
-  pml_render_operation_opts(f, ev, NULL, out);
+void pml_front_parse(const struct pml_file *f, const struct pml_event *ev, struct pml_front *fr) {
+  fr->event_class = ev->event_class;
+  if (ev->event_class == PML_CLASS_FILE_SYSTEM)
+    pml_fs_parse(f, ev, &fr->u.fs);
+  else if (ev->event_class == PML_CLASS_REGISTRY)
+    pml_reg_parse(ev, &fr->u.reg);
 }
 
-void pml_render_operation_opts(const struct pml_file *f, const struct pml_event *ev,
-                               const struct pml_render_opts *o, struct fb_strbuf *out) {
+void pml_front_operation(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
+                         const struct pml_render_opts *o, struct fb_strbuf *out) {
   const char *name = NULL;
-  struct pml_fs fs;
 
+  (void)f;
   switch (ev->event_class) {
   case PML_CLASS_PROCESS:
     name = ev->operation < COUNT(process_ops) ? process_ops[ev->operation] : NULL;
@@ -267,28 +271,40 @@ void pml_render_operation_opts(const struct pml_file *f, const struct pml_event 
       name = network_ops[ev->operation];
     }
     break;
-  case PML_CLASS_FILE_SYSTEM:
-    pml_fs_parse(f, ev, &fs);
-    pml_fs_operation(ev, &fs, o && o->procmon >= 360, out);
-    return;
+  case PML_CLASS_FILE_SYSTEM: pml_fs_operation(ev, &fr->u.fs, o && o->procmon >= 360, out); return;
   default: break;
   }
   fb_strbuf_puts(out, name ? name : "<Unknown>");
 }
 
-void pml_render_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
-  struct pml_fs fs;
-
+void pml_front_path(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
+                    struct fb_strbuf *out) {
   switch (ev->event_class) {
-  case PML_CLASS_FILE_SYSTEM:
-    pml_fs_parse(f, ev, &fs);
-    pml_fs_path(ev, &fs, out);
-    break;
-  case PML_CLASS_REGISTRY: pml_reg_path(f, ev, out); break;
+  case PML_CLASS_FILE_SYSTEM: pml_fs_path(ev, &fr->u.fs, out); break;
+  case PML_CLASS_REGISTRY: pml_reg_path(&fr->u.reg, out); break;
   case PML_CLASS_PROCESS: pml_proc_path(f, ev, out); break;
   case PML_CLASS_NETWORK: pml_net_path(f, ev, out); break;
   default: break;
   }
+}
+
+void pml_render_operation(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
+  pml_render_operation_opts(f, ev, NULL, out);
+}
+
+void pml_render_operation_opts(const struct pml_file *f, const struct pml_event *ev,
+                               const struct pml_render_opts *o, struct fb_strbuf *out) {
+  struct pml_front fr;
+
+  pml_front_parse(f, ev, &fr);
+  pml_front_operation(f, ev, &fr, o, out);
+}
+
+void pml_render_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
+  struct pml_front fr;
+
+  pml_front_parse(f, ev, &fr);
+  pml_front_path(f, ev, &fr, out);
 }
 
 void pml_render_result(uint32_t status, struct fb_strbuf *out) {
@@ -327,22 +343,14 @@ static void cut_detail(struct fb_strbuf *out, size_t start) {
   }
 }
 
-void pml_render_detail(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
-  pml_render_detail_opts(f, ev, NULL, out);
-}
-
-void pml_render_detail_opts(const struct pml_file *f, const struct pml_event *ev,
-                            const struct pml_render_opts *o, struct fb_strbuf *out) {
+void pml_front_detail(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
+                      const struct pml_render_opts *o, struct fb_strbuf *out) {
   struct pml_dw w = {out, 0, o};
-  struct pml_fs fs;
   size_t start = out->len;
 
   switch (ev->event_class) {
-  case PML_CLASS_FILE_SYSTEM:
-    pml_fs_parse(f, ev, &fs);
-    pml_fs_detail(f, ev, &fs, &w);
-    break;
-  case PML_CLASS_REGISTRY: pml_reg_detail(f, ev, &w); break;
+  case PML_CLASS_FILE_SYSTEM: pml_fs_detail(f, ev, &fr->u.fs, &w); break;
+  case PML_CLASS_REGISTRY: pml_reg_detail(ev, &fr->u.reg, &w); break;
   case PML_CLASS_PROCESS: pml_proc_detail(f, ev, &w); break;
   case PML_CLASS_NETWORK: pml_net_detail(f, ev, &w); break;
   default: break;
@@ -351,15 +359,29 @@ void pml_render_detail_opts(const struct pml_file *f, const struct pml_event *ev
     cut_detail(out, start);
 }
 
-void pml_render_category(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
-  struct pml_fs fs;
-
+void pml_front_category(const struct pml_event *ev, const struct pml_front *fr, struct fb_strbuf *out) {
   switch (ev->event_class) {
-  case PML_CLASS_FILE_SYSTEM:
-    pml_fs_parse(f, ev, &fs);
-    pml_fs_category(ev, &fs, out);
-    break;
-  case PML_CLASS_REGISTRY: pml_reg_category(f, ev, out); break;
+  case PML_CLASS_FILE_SYSTEM: pml_fs_category(ev, &fr->u.fs, out); break;
+  case PML_CLASS_REGISTRY: pml_reg_category(ev, out); break;
   default: break;
   }
+}
+
+void pml_render_detail(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
+  pml_render_detail_opts(f, ev, NULL, out);
+}
+
+void pml_render_detail_opts(const struct pml_file *f, const struct pml_event *ev,
+                            const struct pml_render_opts *o, struct fb_strbuf *out) {
+  struct pml_front fr;
+
+  pml_front_parse(f, ev, &fr);
+  pml_front_detail(f, ev, &fr, o, out);
+}
+
+void pml_render_category(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
+  struct pml_front fr;
+
+  pml_front_parse(f, ev, &fr);
+  pml_front_category(ev, &fr, out);
 }

@@ -109,9 +109,18 @@ void pml_fs_detail(const struct pml_file *f, const struct pml_event *ev, const s
                    struct pml_dw *w);
 void pml_fs_category(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out);
 
-void pml_reg_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out);
-void pml_reg_detail(const struct pml_file *f, const struct pml_event *ev, struct pml_dw *w);
-void pml_reg_category(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out);
+/* Registry events: the fixed fields of the detail block, then the path(s). */
+struct pml_reg {
+  struct pml_dstr path, path2; /* path2: RegLoadKey hive / RegRenameKey new name */
+  uint32_t access;             /* Open/Create */
+  uint32_t length, index, info_class;
+  uint32_t type, data_length; /* SetValue */
+  struct fb_cursor rest;      /* after the path(s): SetValue / SetInfoKey data */
+};
+void pml_reg_parse(const struct pml_event *ev, struct pml_reg *v);
+void pml_reg_path(const struct pml_reg *v, struct fb_strbuf *out);
+void pml_reg_detail(const struct pml_event *ev, const struct pml_reg *v, struct pml_dw *w);
+void pml_reg_category(const struct pml_event *ev, struct fb_strbuf *out);
 
 void pml_proc_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out);
 /* Impersonating: the account of a SID (pml_render_sid.c). */
@@ -120,5 +129,24 @@ void pml_proc_detail(const struct pml_file *f, const struct pml_event *ev, struc
 void pml_net_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out);
 void pml_net_detail(const struct pml_file *f, const struct pml_event *ev, struct pml_dw *w);
 int pml_net_is_tcp(const struct pml_event *ev);
+
+/* The front of an event's detail block, parsed once by a writer that
+ * renders several columns of one event (the CSV row). The pml_render_*
+ * functions of pml.h parse it for each call. */
+struct pml_front {
+  uint32_t event_class; /* PML_CLASS_FILE_SYSTEM or _REGISTRY: u holds it */
+  union {
+    struct pml_fs fs;
+    struct pml_reg reg;
+  } u;
+};
+void pml_front_parse(const struct pml_file *f, const struct pml_event *ev, struct pml_front *fr);
+void pml_front_operation(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
+                         const struct pml_render_opts *o, struct fb_strbuf *out);
+void pml_front_path(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
+                    struct fb_strbuf *out);
+void pml_front_detail(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
+                      const struct pml_render_opts *o, struct fb_strbuf *out);
+void pml_front_category(const struct pml_event *ev, const struct pml_front *fr, struct fb_strbuf *out);
 
 #endif

@@ -29,16 +29,7 @@ enum {
   REG_QUERY_KEY_SECURITY = 17,
 };
 
-/* The fixed fields of a registry detail block, then the path. */
-struct reg_view {
-  struct pml_dstr path, path2; /* path2: RegLoadKey hive / RegRenameKey new name */
-  uint32_t access;             /* Open/Create */
-  uint32_t length, index, info_class;
-  uint32_t type, data_length; /* SetValue */
-  struct fb_cursor rest;      /* after the path(s): SetValue / SetInfoKey data */
-};
-
-static void reg_parse(const struct pml_event *ev, struct reg_view *v) {
+void pml_reg_parse(const struct pml_event *ev, struct pml_reg *v) {
   struct fb_cursor c;
   uint16_t info = 0, info2 = 0;
 
@@ -88,11 +79,8 @@ static void reg_parse(const struct pml_event *ev, struct reg_view *v) {
   v->rest = c;
 }
 
-void pml_reg_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
-  struct reg_view v;
-  (void)f;
-  reg_parse(ev, &v);
-  pml_put_dstr(out, &v.path);
+void pml_reg_path(const struct pml_reg *v, struct fb_strbuf *out) {
+  pml_put_dstr(out, &v->path);
 }
 
 static const struct pml_flag reg_access[] = {
@@ -212,7 +200,7 @@ static void key_put_name(struct pml_dw *w, const uint8_t *x, size_t n, size_t le
     fb_strbuf_utf16(w->b, x + name_off, len / 2);
 }
 
-static void reg_query_key_detail(const struct pml_event *ev, const struct reg_view *v, struct pml_dw *w) {
+static void reg_query_key_detail(const struct pml_event *ev, const struct pml_reg *v, struct pml_dw *w) {
   const uint8_t *x = ev->extra;
   size_t n = ev->extra ? ev->extra_size : 0;
 
@@ -262,7 +250,7 @@ static void reg_query_key_detail(const struct pml_event *ev, const struct reg_vi
   }
 }
 
-static void reg_query_value_detail(const struct pml_event *ev, const struct reg_view *v, struct pml_dw *w) {
+static void reg_query_value_detail(const struct pml_event *ev, const struct pml_reg *v, struct pml_dw *w) {
   const uint8_t *x = ev->extra;
   size_t n = ev->extra ? ev->extra_size : 0;
   uint32_t type, len;
@@ -305,7 +293,7 @@ static void reg_query_value_detail(const struct pml_event *ev, const struct reg_
   }
 }
 
-static void reg_open_detail(const struct pml_event *ev, const struct reg_view *v, struct pml_dw *w) {
+static void reg_open_detail(const struct pml_event *ev, const struct pml_reg *v, struct pml_dw *w) {
   const uint8_t *x = ev->extra;
   size_t n = ev->extra ? ev->extra_size : 0;
   uint32_t disp;
@@ -327,7 +315,7 @@ static void reg_open_detail(const struct pml_event *ev, const struct reg_view *v
   }
 }
 
-static void reg_set_info_detail(const struct reg_view *v, struct pml_dw *w) {
+static void reg_set_info_detail(const struct pml_reg *v, struct pml_dw *w) {
   pml_field(w, "KeySetInformationClass");
   switch (v->info_class) {
   case 0: fb_strbuf_puts(w->b, "KeyWriteTimeInformation"); break;
@@ -339,7 +327,7 @@ static void reg_set_info_detail(const struct reg_view *v, struct pml_dw *w) {
   pml_put_num(w, v->length);
 }
 
-static void reg_set_value_detail(const struct reg_view *v, struct pml_dw *w) {
+static void reg_set_value_detail(const struct pml_reg *v, struct pml_dw *w) {
   struct fb_cursor c = v->rest;
   size_t n = v->length < v->data_length ? v->length : v->data_length;
   const uint8_t *p;
@@ -355,36 +343,31 @@ static void reg_set_value_detail(const struct reg_view *v, struct pml_dw *w) {
     reg_put_data(w, v->type, p, p ? n : 0);
 }
 
-void pml_reg_detail(const struct pml_file *f, const struct pml_event *ev, struct pml_dw *w) {
-  struct reg_view v;
-
-  (void)f;
-  reg_parse(ev, &v);
+void pml_reg_detail(const struct pml_event *ev, const struct pml_reg *v, struct pml_dw *w) {
   switch (ev->operation) {
   case REG_OPEN_KEY:
-  case REG_CREATE_KEY: reg_open_detail(ev, &v, w); break;
+  case REG_CREATE_KEY: reg_open_detail(ev, v, w); break;
   case REG_QUERY_KEY:
-  case REG_ENUM_KEY: reg_query_key_detail(ev, &v, w); break;
+  case REG_ENUM_KEY: reg_query_key_detail(ev, v, w); break;
   case REG_QUERY_VALUE:
-  case REG_ENUM_VALUE: reg_query_value_detail(ev, &v, w); break;
-  case REG_SET_INFO_KEY: reg_set_info_detail(&v, w); break;
-  case REG_SET_VALUE: reg_set_value_detail(&v, w); break;
+  case REG_ENUM_VALUE: reg_query_value_detail(ev, v, w); break;
+  case REG_SET_INFO_KEY: reg_set_info_detail(v, w); break;
+  case REG_SET_VALUE: reg_set_value_detail(v, w); break;
   case REG_LOAD_KEY:
     pml_field(w, "Hive Path");
-    pml_put_dstr(w->b, &v.path2);
+    pml_put_dstr(w->b, &v->path2);
     break;
   case REG_RENAME_KEY:
     pml_field(w, "New Name");
-    pml_put_dstr(w->b, &v.path2);
+    pml_put_dstr(w->b, &v->path2);
     break;
   default: break;
   }
 }
 
-void pml_reg_category(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {
+void pml_reg_category(const struct pml_event *ev, struct fb_strbuf *out) {
   const char *cat = NULL;
 
-  (void)f;
   switch (ev->operation) {
   case REG_OPEN_KEY:
   case REG_CREATE_KEY:
