@@ -16,16 +16,22 @@ void fb_strbuf_free(struct fb_strbuf *b) {
   memset(b, 0, sizeof(*b));
 }
 
+/* Nothing more fits once an allocation failed: what was written stays, cut. */
+static int fail(struct fb_strbuf *b) {
+  b->oom = 1;
+  if (b->cap > b->len)
+    b->cap = b->len;
+  return -1;
+}
+
 static int grow(struct fb_strbuf *b, size_t extra) {
   size_t need, cap;
   char *p;
 
   if (b->oom)
-    return -1;
-  if (extra > SIZE_MAX / 2 - b->len - 1) {
-    b->oom = 1;
-    return -1;
-  }
+    return fail(b);
+  if (extra > SIZE_MAX / 2 - b->len - 1)
+    return fail(b);
   need = b->len + extra + 1;
   if (need <= b->cap)
     return 0;
@@ -33,10 +39,8 @@ static int grow(struct fb_strbuf *b, size_t extra) {
   while (cap < need)
     cap *= 2;
   p = realloc(b->s, cap);
-  if (p == NULL) {
-    b->oom = 1;
-    return -1;
-  }
+  if (p == NULL)
+    return fail(b);
   b->s = p;
   b->cap = cap;
   return 0;

@@ -10,8 +10,9 @@
 struct fb_strbuf {
   char *s; /* always NUL-terminated once anything was added */
   size_t len;
-  size_t cap;
-  int oom; /* an allocation failed; content is cut */
+  size_t cap; /* bytes usable at s; set to len when an allocation fails, so
+                 that the inline appends need one comparison */
+  int oom;    /* an allocation failed; content is cut */
 };
 
 void fb_strbuf_init(struct fb_strbuf *b);
@@ -26,7 +27,7 @@ static inline void fb_strbuf_reset(struct fb_strbuf *b) {
  * literal's strlen folds away. Up to 16 bytes are copied without a call. */
 void fb_strbuf_add_grow(struct fb_strbuf *b, const char *s, size_t n);
 static inline void fb_strbuf_add(struct fb_strbuf *b, const char *s, size_t n) {
-  if (b->s != NULL && !b->oom && b->cap - b->len > n) {
+  if (b->cap - b->len > n) { /* false for no buffer (0 - 0) and after oom */
     char *d = b->s + b->len;
     if (n >= 8 && n <= 16) { /* two overlapping 8-byte moves */
       uint64_t x, y;
