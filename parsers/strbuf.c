@@ -54,6 +54,10 @@ void fb_strbuf_add_grow(struct fb_strbuf *b, const char *s, size_t n) {
   b->s[b->len] = '\0';
 }
 
+char *fb_strbuf_room_grow(struct fb_strbuf *b, size_t n) {
+  return grow(b, n) < 0 ? NULL : b->s + b->len;
+}
+
 void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) {
   va_list ap;
   size_t room = b->cap > b->len ? b->cap - b->len : 0;

@@ -53,6 +53,33 @@ static inline void fb_strbuf_puts(struct fb_strbuf *b, const char *s) {
 static inline void fb_strbuf_putc(struct fb_strbuf *b, char c) {
   fb_strbuf_add(b, &c, 1);
 }
+/* Room for n more bytes (and the NUL): where to write them, or NULL when
+ * memory ran out. A writer formats a bounded field in place, then ends it
+ * with fb_strbuf_commit at its end: no copy, no check per piece. */
+char *fb_strbuf_room_grow(struct fb_strbuf *b, size_t n);
+static inline char *fb_strbuf_room(struct fb_strbuf *b, size_t n) {
+  return b->cap - b->len > n ? b->s + b->len : fb_strbuf_room_grow(b, n);
+}
+static inline void fb_strbuf_commit(struct fb_strbuf *b, char *end) {
+  b->len = (size_t)(end - b->s);
+  *end = '\0';
+}
+/* v < 100,000,000 as exactly eight decimal digits, zero-padded, at p[0..7]
+ * (no NUL). All eight at once: each step splits every lane of the 64-bit
+ * word in two by a multiply and a shift (4+4 digits, then 2+2, then 1+1).
+ * Times print seven-digit 100-ns fractions, three times per CSV row. */
+static inline void fb_digits8(char *p, uint32_t v) {
+  uint64_t hi = v / 10000, x = hi | ((v - hi * 10000) << 32), q;
+
+  q = ((x * 10486) >> 20) & 0x0000007F0000007FULL; /* each 32-bit lane / 100 */
+  x = q | ((x - q * 100) << 16);
+  q = ((x * 103) >> 10) & 0x000F000F000F000FULL; /* each 16-bit lane / 10 */
+  x = (q | ((x - q * 10) << 8)) | 0x3030303030303030ULL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  x = __builtin_bswap64(x); /* the first digit sits in the lowest byte */
+#endif
+  memcpy(p, &x, 8);
+}
 void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Unsigned decimal ("%llu") and hexadecimal with at least min_digits digits
  * ("%0*llx" / "%0*llX"), without printf's cost in hot loops. */

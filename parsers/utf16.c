@@ -39,8 +39,25 @@ size_t fb_utf16le_to_utf8(const uint8_t *src, size_t nchars, char *out, size_t o
   if (out_size == 0)
     return 0;
   while (i < nchars) {
-    uint32_t cp = fb_le16(src + 2 * i++);
+    uint32_t cp;
     size_t w;
+
+    /* Four ASCII units (1..0x7F) at a time: paths and names are mostly ASCII. */
+    while (i + 4 <= nchars && n + 5 <= out_size) {
+      uint64_t x = fb_le64(src + 2 * i);
+      if ((x & 0xFF80FF80FF80FF80ULL) != 0 ||
+          ((x - 0x0001000100010001ULL) & ~x & 0x8000800080008000ULL) != 0) /* a NUL */
+        break;
+      out[n] = (char)x;
+      out[n + 1] = (char)(x >> 16);
+      out[n + 2] = (char)(x >> 32);
+      out[n + 3] = (char)(x >> 48);
+      n += 4;
+      i += 4;
+    }
+    if (i >= nchars)
+      break;
+    cp = fb_le16(src + 2 * i++);
 
     if (cp - 1 < 0x7F && n + 1 < out_size) { /* ASCII, the common case */
       out[n++] = (char)cp;

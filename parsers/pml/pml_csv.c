@@ -50,12 +50,17 @@ struct pml_csv {
    * (or on nothing, as Sequence). A run's text, escaped and with its inner
    * "," separators, is made once per process on first use. */
   struct plan_step {
-    int first, count; /* positions in opt.columns */
-    int run;          /* run number, or -1 for an event column */
-    int escape;       /* the column's text may hold a quote */
+    int first, count;    /* positions in opt.columns */
+    int run;             /* run number, or -1 for an event column */
+    int column;          /* an event column's PML_COL_* */
+    int escape;          /* the column's text may hold a quote */
+    const char *trailer; /* what ends it: "\",\"" or "\"\r\n" (3 bytes) */
   } plan[PML_COL_COUNT * 2];
   int nsteps, nruns;
   struct fb_strbuf proc_text;
+  /* The Result text of the last failed status (failures come in runs). */
+  uint32_t last_status;
+  struct fb_strbuf last_result;
   const struct pml_process *first_process;
   uint32_t process_count;
   /* [slot * nruns + run] = {offset in proc_text, length + 1}; 0 = not yet.
@@ -255,16 +260,26 @@ void pml_csv_free(struct pml_csv *c) {
     return;
   fb_strbuf_free(&c->field);
   fb_strbuf_free(&c->proc_text);
+  fb_strbuf_free(&c->last_result);
   free(c->proc_span);
   free(c);
 }
 
 /* ---- numbers (rows are the hot loop: no printf) ---- */
 
+/* v in decimal at buf; returns its length. Writes up to 20 bytes, and 8
+ * for any shorter number: buf holds 24. */
 static size_t fmt_u64(char *buf, uint64_t v) {
   char tmp[24];
   size_t n = 0;
 
+  if (v < 100000000) { /* pids, tids, sessions: eight digits at once */
+    fb_digits8(tmp, (uint32_t)v);
+    while (n < 7 && tmp[n] == '0')
+      n++;
+    memcpy(buf, tmp + n, 8);
+    return 8 - n;
+  }
   do {
     tmp[n++] = (char)('0' + v % 10);
     v /= 10;
@@ -275,8 +290,17 @@ static size_t fmt_u64(char *buf, uint64_t v) {
 }
 
 static void put_u64(struct fb_strbuf *b, uint64_t v) {
-  char buf[24];
-  fb_strbuf_add(b, buf, fmt_u64(buf, v));
+  char *p = fb_strbuf_room(b, 32);
+
+  if (p != NULL)
+    fb_strbuf_commit(b, p + fmt_u64(p, v));
+}
+
+/* A 100-ns fraction of a second (v < 10^7) as sep and seven digits at
+ * p[0..7]; writes p[0..8]. */
+static void fmt_fraction(char *p, char sep, uint64_t v) {
+  fb_digits8(p, (uint32_t)v); /* "0" and the seven digits */
+  p[0] = sep;
 }
 
 /* v as exactly width digits (zero-padded). */
@@ -385,16 +409,16 @@ static char decimal_sep(const struct pml_csv *c) {
 
 void pml_csv_time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
   const struct second_cache *e = second_text(c, filetime);
-  char buf[32], *p = buf;
+  char *p = fb_strbuf_room(out, 40);
 
+  if (p == NULL)
+    return;
   memcpy(p, e->clock, sizeof(e->clock)); /* clock_len <= 8: "12:59:59" */
   p += e->clock_len;
-  *p++ = decimal_sep(c);
-  fmt_fixed(p, filetime % TICKS_PER_SECOND, 7);
-  p += 7;
+  fmt_fraction(p, decimal_sep(c), filetime % TICKS_PER_SECOND);
+  p += 8;
   memcpy(p, e->suffix, sizeof(e->suffix));
-  p += e->suffix_len;
-  fb_strbuf_add(out, buf, (size_t)(p - buf));
+  fb_strbuf_commit(out, p + e->suffix_len);
 }
 
 void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
@@ -406,8 +430,10 @@ void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *o
 /* HH:MM:SS.fffffff since the first event. */
 static void relative_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
   uint64_t d, hours;
-  char buf[40], *p = buf;
+  char *p = fb_strbuf_room(out, 48);
 
+  if (p == NULL)
+    return;
   if (filetime >= c->first_time) {
     d = filetime - c->first_time;
   } else {
@@ -425,19 +451,19 @@ static void relative_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf
   fmt_fixed(p, d / TICKS_PER_SECOND / 60 % 60, 2);
   p[2] = ':';
   fmt_fixed(p + 3, d / TICKS_PER_SECOND % 60, 2);
-  p[5] = decimal_sep(c);
-  fmt_fixed(p + 6, d % TICKS_PER_SECOND, 7);
-  fb_strbuf_add(out, buf, (size_t)(p + 13 - buf));
+  fmt_fraction(p + 5, decimal_sep(c), d % TICKS_PER_SECOND);
+  fb_strbuf_commit(out, p + 13);
 }
 
 /* Seconds with 7 decimals: 0.0000074. */
 static void duration(struct pml_csv *c, uint64_t ticks, struct fb_strbuf *out) {
-  char buf[40];
-  size_t n = fmt_u64(buf, ticks / TICKS_PER_SECOND);
+  char *p = fb_strbuf_room(out, 40);
 
-  buf[n] = decimal_sep(c);
-  fmt_fixed(buf + n + 1, ticks % TICKS_PER_SECOND, 7);
-  fb_strbuf_add(out, buf, n + 8);
+  if (p == NULL)
+    return;
+  p += fmt_u64(p, ticks / TICKS_PER_SECOND);
+  fmt_fraction(p, decimal_sep(c), ticks % TICKS_PER_SECOND);
+  fb_strbuf_commit(out, p + 8);
 }
 
 /* ---- fields ---- */
@@ -507,6 +533,19 @@ static void process_field(const struct pml_process *p, int column, struct fb_str
   }
 }
 
+static void put_result(struct pml_csv *c, uint32_t status, struct fb_strbuf *out) {
+  if (status == 0) {
+    fb_strbuf_add(out, "SUCCESS", 7);
+    return;
+  }
+  if (status != c->last_status || c->last_result.len == 0) {
+    fb_strbuf_reset(&c->last_result);
+    pml_render_result(status, &c->last_result);
+    c->last_status = status;
+  }
+  fb_strbuf_add(out, c->last_result.s ? c->last_result.s : "", c->last_result.len);
+}
+
 static void field(struct pml_csv *c, const struct pml_event *ev, const struct pml_front *fr, int column,
                   struct fb_strbuf *out) {
   int pending = ev->result == 0x103;
@@ -519,7 +558,7 @@ static void field(struct pml_csv *c, const struct pml_event *ev, const struct pm
   case PML_COL_TIME_OF_DAY: pml_csv_time_of_day(c, ev->time, out); break;
   case PML_COL_OPERATION: pml_front_operation(c->file, ev, fr, &c->render, out); break;
   case PML_COL_PATH: pml_front_path(c->file, ev, fr, out); break;
-  case PML_COL_RESULT: pml_render_result(ev->result, out); break;
+  case PML_COL_RESULT: put_result(c, ev->result, out); break;
   case PML_COL_DETAIL: pml_front_detail(c->file, ev, fr, &c->render, out); break;
   case PML_COL_DATE_TIME: pml_csv_date_time(c, ev->time, out); break;
   case PML_COL_RELATIVE_TIME: relative_time(c, ev->time, out); break;
@@ -613,15 +652,12 @@ static void plan_make(struct pml_csv *c) {
     }
     st->first = i;
     st->count = 1;
+    st->column = column;
     st->escape = may_hold_quote(column);
     c->nsteps++;
   }
-}
-
-/* What ends a step: the closing quote and the next field's opening, or the
- * end of the row. Both are three bytes. */
-static const char *step_trailer(const struct pml_csv *c, const struct plan_step *st) {
-  return st == &c->plan[c->nsteps - 1] ? "\"\r\n" : "\",\"";
+  for (int i = 0; i < c->nsteps; i++)
+    c->plan[i].trailer = i == c->nsteps - 1 ? "\"\r\n" : "\",\"";
 }
 
 /* A run of process columns as written after its opening quote, its trailer
@@ -636,7 +672,7 @@ static void run_text(struct pml_csv *c, const struct pml_process *p, const struc
     process_field(p, c->opt.columns[st->first + k], out);
     escape_from(out, start);
   }
-  fb_strbuf_add(out, step_trailer(c, st), 3);
+  fb_strbuf_add(out, st->trailer, 3);
 }
 
 /* The text of a run for the event's process, made once per process. */
@@ -678,9 +714,9 @@ void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf
       continue;
     }
     start = out->len;
-    field(c, ev, &fr, c->opt.columns[st->first], out);
+    field(c, ev, &fr, st->column, out);
     if (st->escape)
       escape_from(out, start);
-    fb_strbuf_add(out, step_trailer(c, st), 3);
+    fb_strbuf_add(out, st->trailer, 3);
   }
 }

@@ -165,6 +165,54 @@ START_TEST(strbuf_formats_numbers) {
 }
 END_TEST
 
+/* Eight digits at once: each 4-digit lane is split independently, so every
+ * value of each lane with the other at its extremes, plus all values below
+ * 10^6, cover it. */
+static void check_digits8(uint32_t v) {
+  char got[8], want[8];
+  uint32_t t = v;
+
+  fb_digits8(got, v);
+  for (int i = 7; i >= 0; i--, t /= 10)
+    want[i] = (char)('0' + t % 10);
+  ck_assert_msg(memcmp(got, want, 8) == 0, "fb_digits8(%u) = %.8s", v, got);
+}
+
+START_TEST(strbuf_digits8_match_division) {
+  for (uint32_t v = 0; v < 1000000; v++)
+    check_digits8(v);
+  for (uint32_t lane = 0; lane < 10000; lane++) {
+    check_digits8(lane * 10000);        /* high lane, low lane 0 */
+    check_digits8(lane * 10000 + 9999); /* high lane, low lane 9999 */
+    check_digits8(9999 * 10000 + lane); /* low lane, high lane 9999 */
+  }
+  check_digits8(99999999);
+}
+END_TEST
+
+START_TEST(strbuf_room_and_out_of_memory) {
+  struct fb_strbuf b;
+  char *p;
+
+  fb_strbuf_init(&b);
+  p = fb_strbuf_room(&b, 5); /* no buffer yet: allocates */
+  ck_assert_ptr_nonnull(p);
+  memcpy(p, "12:34", 5);
+  fb_strbuf_commit(&b, p + 5);
+  ck_assert_str_eq(b.s, "12:34");
+  /* an allocation that cannot succeed: nothing more is added, what was there stays */
+  ck_assert_ptr_null(fb_strbuf_room(&b, SIZE_MAX / 2));
+  ck_assert_int_eq(b.oom, 1);
+  fb_strbuf_add(&b, "x", 1);
+  fb_strbuf_add(&b, "a piece longer than sixteen bytes", 33);
+  fb_strbuf_puts(&b, "y");
+  ck_assert_ptr_null(fb_strbuf_room(&b, 1));
+  ck_assert_uint_eq(b.len, 5);
+  ck_assert_str_eq(b.s, "12:34");
+  fb_strbuf_free(&b);
+}
+END_TEST
+
 START_TEST(evidence_names) {
   struct ev_file_op op;
 
@@ -190,6 +238,8 @@ int main(void) {
   tcase_add_test(tc, view_refuses_missing_file);
   tcase_add_test(tc, view_window_matches_the_mapping);
   tcase_add_test(tc, strbuf_formats_numbers);
+  tcase_add_test(tc, strbuf_digits8_match_division);
+  tcase_add_test(tc, strbuf_room_and_out_of_memory);
   tcase_add_test(tc, evidence_names);
   suite_add_tcase(s, tc);
   return tu_run_suite(s);
