@@ -494,43 +494,51 @@ static void fs_control_detail(const struct pml_event *ev, const struct pml_fs *f
   pml_put_num(w, fb_cursor_u64(&c));
 }
 
-/* Category of a file-system control code, by name (procmon-parser's lists,
- * confirmed for the codes in the corpus). */
-static const char *fs_control_category(uint32_t code) {
-  static const char *const read[] = {"FSCTL_OFFLOAD_READ", "FSCTL_GET_REPARSE_POINT",
-                                     "FSCTL_READ_RAW_ENCRYPTED"};
-  static const char *const write[] = {"FSCTL_OFFLOAD_WRITE",        "FSCTL_MOVE_FILE",
-                                      "FSCTL_DELETE_REPARSE_POINT", "FSCTL_WRITE_RAW_ENCRYPTED",
-                                      "FSCTL_PIPE_TRANSCEIVE",      "FSCTL_PIPE_INTERNAL_TRANSCEIVE"};
-  static const char *const write_meta[] = {
-      "FSCTL_SET_COMPRESSION",  "FSCTL_WRITE_PROPERTY_DATA", "FSCTL_SET_OBJECT_ID",
-      "FSCTL_DELETE_OBJECT_ID", "FSCTL_SET_REPARSE_POINT",   "FSCTL_SET_SPARSE",
-      "FSCTL_SET_ENCRYPTION",   "FSCTL_CREATE_USN_JOURNAL",  "FSCTL_WRITE_USN_CLOSE_RECORD",
-      "FSCTL_EXTEND_VOLUME",    "FSCTL_DELETE_USN_JOURNAL"};
-  static const char *const read_meta[] = {
-      "FSCTL_QUERY_RETRIEVAL_POINTERS",  "FSCTL_GET_COMPRESSION",        "FSCTL_QUERY_FAT_BPB",
-      "FSCTL_FILESYSTEM_GET_STATISTICS", "FSCTL_GET_NTFS_VOLUME_DATA",   "FSCTL_GET_NTFS_FILE_RECORD",
-      "FSCTL_GET_VOLUME_BITMAP",         "FSCTL_GET_RETRIEVAL_POINTERS", "FSCTL_IS_VOLUME_DIRTY",
-      "FSCTL_READ_PROPERTY_DATA",        "FSCTL_FIND_FILES_BY_SID",      "FSCTL_GET_OBJECT_ID",
-      "FSCTL_READ_USN_JOURNAL",          "FSCTL_SET_OBJECT_ID_EXTENDED", "FSCTL_CREATE_OR_GET_OBJECT_ID",
-      "FSCTL_READ_FILE_USN_DATA",        "FSCTL_QUERY_USN_JOURNAL"};
-  const char *name = pml_name_find(pml_ioctl_names, pml_ioctl_names_count, code);
+/* Category of a file-system control code: the codes whose names
+ * procmon-parser's lists place in a category (confirmed for the codes in
+ * the corpus), sorted by code. */
+static const struct pml_name fs_control_categories[] = {
+    {0x9003BU, "Read Metadata"},  /* FSCTL_QUERY_RETRIEVAL_POINTERS */
+    {0x9003CU, "Read Metadata"},  /* FSCTL_GET_COMPRESSION */
+    {0x90058U, "Read Metadata"},  /* FSCTL_QUERY_FAT_BPB */
+    {0x90060U, "Read Metadata"},  /* FSCTL_FILESYSTEM_GET_STATISTICS */
+    {0x90064U, "Read Metadata"},  /* FSCTL_GET_NTFS_VOLUME_DATA */
+    {0x90068U, "Read Metadata"},  /* FSCTL_GET_NTFS_FILE_RECORD */
+    {0x9006FU, "Read Metadata"},  /* FSCTL_GET_VOLUME_BITMAP */
+    {0x90073U, "Read Metadata"},  /* FSCTL_GET_RETRIEVAL_POINTERS */
+    {0x90074U, "Write"},          /* FSCTL_MOVE_FILE */
+    {0x90078U, "Read Metadata"},  /* FSCTL_IS_VOLUME_DIRTY */
+    {0x90087U, "Read Metadata"},  /* FSCTL_READ_PROPERTY_DATA */
+    {0x9008BU, "Write Metadata"}, /* FSCTL_WRITE_PROPERTY_DATA */
+    {0x9008FU, "Read Metadata"},  /* FSCTL_FIND_FILES_BY_SID */
+    {0x90098U, "Write Metadata"}, /* FSCTL_SET_OBJECT_ID */
+    {0x9009CU, "Read Metadata"},  /* FSCTL_GET_OBJECT_ID */
+    {0x900A0U, "Write Metadata"}, /* FSCTL_DELETE_OBJECT_ID */
+    {0x900A4U, "Write Metadata"}, /* FSCTL_SET_REPARSE_POINT */
+    {0x900A8U, "Read"},           /* FSCTL_GET_REPARSE_POINT */
+    {0x900ACU, "Write"},          /* FSCTL_DELETE_REPARSE_POINT */
+    {0x900BBU, "Read Metadata"},  /* FSCTL_READ_USN_JOURNAL */
+    {0x900BCU, "Read Metadata"},  /* FSCTL_SET_OBJECT_ID_EXTENDED */
+    {0x900C0U, "Read Metadata"},  /* FSCTL_CREATE_OR_GET_OBJECT_ID */
+    {0x900C4U, "Write Metadata"}, /* FSCTL_SET_SPARSE */
+    {0x900D7U, "Write Metadata"}, /* FSCTL_SET_ENCRYPTION */
+    {0x900DFU, "Write"},          /* FSCTL_WRITE_RAW_ENCRYPTED */
+    {0x900E3U, "Read"},           /* FSCTL_READ_RAW_ENCRYPTED */
+    {0x900E7U, "Write Metadata"}, /* FSCTL_CREATE_USN_JOURNAL */
+    {0x900EBU, "Read Metadata"},  /* FSCTL_READ_FILE_USN_DATA */
+    {0x900EFU, "Write Metadata"}, /* FSCTL_WRITE_USN_CLOSE_RECORD */
+    {0x900F0U, "Write Metadata"}, /* FSCTL_EXTEND_VOLUME */
+    {0x900F4U, "Read Metadata"},  /* FSCTL_QUERY_USN_JOURNAL */
+    {0x900F8U, "Write Metadata"}, /* FSCTL_DELETE_USN_JOURNAL */
+    {0x94264U, "Read"},           /* FSCTL_OFFLOAD_READ */
+    {0x98268U, "Write"},          /* FSCTL_OFFLOAD_WRITE */
+    {0x9C040U, "Write Metadata"}, /* FSCTL_SET_COMPRESSION */
+    {0x11C017U, "Write"},         /* FSCTL_PIPE_TRANSCEIVE */
+    {0x11DFFFU, "Write"},         /* FSCTL_PIPE_INTERNAL_TRANSCEIVE */
+};
 
-  if (!name)
-    return NULL;
-  for (size_t i = 0; i < COUNT(read); i++)
-    if (!strcmp(name, read[i]))
-      return "Read";
-  for (size_t i = 0; i < COUNT(write); i++)
-    if (!strcmp(name, write[i]))
-      return "Write";
-  for (size_t i = 0; i < COUNT(write_meta); i++)
-    if (!strcmp(name, write_meta[i]))
-      return "Write Metadata";
-  for (size_t i = 0; i < COUNT(read_meta); i++)
-    if (!strcmp(name, read_meta[i]))
-      return "Read Metadata";
-  return NULL;
+static const char *fs_control_category(uint32_t code) {
+  return pml_name_find(fs_control_categories, COUNT(fs_control_categories), code);
 }
 
 /* ---- CreateFileMapping ---- */
