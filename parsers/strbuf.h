@@ -35,9 +35,19 @@ static inline void fb_strbuf_add(struct fb_strbuf *b, const char *s, size_t n) {
       memcpy(&y, s + n - 8, 8);
       memcpy(d, &x, 8);
       memcpy(d + n - 8, &y, 8);
-    } else if (n < 8) {
-      for (size_t i = 0; i < n; i++)
-        d[i] = s[i];
+    } else if (n >= 4 && n < 8) { /* two overlapping 4-byte moves */
+      uint32_t x, y;
+      memcpy(&x, s, 4);
+      memcpy(&y, s + n - 4, 4);
+      memcpy(d, &x, 4);
+      memcpy(d + n - 4, &y, 4);
+    } else if (n < 4) { /* 0..3 bytes: first, middle and last (some the same) */
+      if (n > 0) {
+        char a = s[0], m = s[n / 2], z = s[n - 1];
+        d[0] = a;
+        d[n / 2] = m;
+        d[n - 1] = z;
+      }
     } else {
       memcpy(d, s, n);
     }

@@ -68,26 +68,18 @@ void pml_put_utf16z(struct fb_strbuf *b, const uint8_t *p, size_t nbytes) {
   fb_strbuf_utf16(b, p, n);
 }
 
-void pml_field(struct pml_dw *w, const char *name) {
-  char buf[64];
-  size_t n = strlen(name), o = 0;
+void pml_field_n(struct pml_dw *w, const char *name, size_t n) {
+  char *p = fb_strbuf_room(w->b, n + 4);
 
-  if (n > sizeof(buf) - 4) { /* no field name is this long; keep it right anyway */
-    if (w->fields++ > 0)
-      fb_strbuf_add(w->b, ", ", 2);
-    fb_strbuf_add(w->b, name, n);
-    fb_strbuf_add(w->b, ": ", 2);
+  if (p == NULL)
     return;
+  if (w->fields++ > 0) { /* ", Name: " */
+    memcpy(p, ", ", 2);
+    p += 2;
   }
-  if (w->fields++ > 0) { /* ", Name: " in one append */
-    buf[o++] = ',';
-    buf[o++] = ' ';
-  }
-  memcpy(buf + o, name, n);
-  o += n;
-  buf[o++] = ':';
-  buf[o++] = ' ';
-  fb_strbuf_add(w->b, buf, o);
+  memcpy(p, name, n);
+  memcpy(p + n, ": ", 2);
+  fb_strbuf_commit(w->b, p + n + 2);
 }
 
 static int is_es(const struct pml_dw *w) {

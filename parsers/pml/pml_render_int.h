@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "parsers/bytes.h"
 #include "parsers/pml/pml.h"
@@ -61,8 +62,10 @@ struct pml_dw {
   int fields;
   const struct pml_render_opts *o;
 };
-/* Starts a field: ", " unless it is the first, then "Name: ". */
-void pml_field(struct pml_dw *w, const char *name);
+/* Starts a field: ", " unless it is the first, then "Name: " (n bytes of
+ * name). pml_field: a literal name's length is folded at compile time. */
+void pml_field_n(struct pml_dw *w, const char *name, size_t n);
+#define pml_field(w, name) pml_field_n((w), (name), strlen(name))
 /* Numbers with the locale's digit grouping: "16,384" (en-US), "16.384" (es-ES). */
 void pml_put_num(struct pml_dw *w, uint64_t v);
 void pml_put_snum(struct pml_dw *w, int64_t v);
