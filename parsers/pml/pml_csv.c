@@ -552,18 +552,15 @@ static void put_result(struct pml_csv *c, uint32_t status, struct fb_strbuf *out
   fb_strbuf_add(out, c->last_result.s ? c->last_result.s : "", c->last_result.len);
 }
 
-/* Inlined into the row loop: a call per column cost more than most
- * columns' own work. */
+/* One of the event's own columns (process columns are cached runs in a
+ * row, process_field in pml_csv_field). Inlined into the row loop: a call
+ * per column cost more than most columns' own work. */
 static inline __attribute__((always_inline)) void field(struct pml_csv *c, const struct pml_event *ev,
                                                         const struct pml_front *fr, int column,
                                                         struct fb_strbuf *out) {
   int pending = ev->result == 0x103;
 
-  if (is_process_column(column)) {
-    process_field(ev->process, column, out);
-    return;
-  }
-  switch (column) {
+  switch (column) { /* the event's own columns (process columns: process_field) */
   case PML_COL_TIME_OF_DAY: pml_csv_time_of_day(c, ev->time, out); break;
   case PML_COL_OPERATION: pml_front_operation(c->file, ev, fr, &c->render, out); break;
   case PML_COL_PATH: pml_front_path(c->file, ev, fr, out); break;
@@ -604,6 +601,10 @@ static inline __attribute__((always_inline)) void field(struct pml_csv *c, const
 void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, struct fb_strbuf *out) {
   struct pml_front fr;
 
+  if (is_process_column(column)) {
+    process_field(ev->process, column, out);
+    return;
+  }
   pml_front_parse(c->file, ev, &fr);
   field(c, ev, &fr, column, out);
 }
