@@ -768,8 +768,8 @@ static void unpack_entries(struct ctx *c, struct unpack *u, enum fb_filetype typ
     }
     kind = entry_kind_refusal(e);
     n = split_name(norm, comps, &why);
-    if (n == 0 ||
-        (n < 0 && kind == NULL && fb_archive.entry_filetype(e) == AE_IFDIR && strcmp(why, "empty name") == 0)) {
+    if (n == 0 || (n < 0 && kind == NULL && fb_archive.entry_filetype(e) == AE_IFDIR &&
+                   strcmp(why, "empty name") == 0)) {
       /* "./" and the like: nothing to create */
       free(norm);
       free(name);
@@ -782,7 +782,8 @@ static void unpack_entries(struct ctx *c, struct unpack *u, enum fb_filetype typ
       break;
     }
     if (kind != NULL) {
-      const char *target = fb_archive.entry_symlink(e) ? fb_archive.entry_symlink(e) : fb_archive.entry_hardlink(e);
+      const char *target =
+          fb_archive.entry_symlink(e) ? fb_archive.entry_symlink(e) : fb_archive.entry_hardlink(e);
       char *t8 = target ? ingest_name_to_utf8(target) : NULL;
       refuse(c, chain, u->depth, "%s%s%s", kind, t8 ? ": points to " : "", t8 ? t8 : "");
       free(t8);
@@ -824,7 +825,8 @@ static int stream_holds_tar(int fd) {
     return 0;
   fb_archive.read_support_filter_all(a);
   fb_archive.read_support_format_raw(a);
-  if (fb_archive.read_open_fd(a, fd, 64 * 1024) == ARCHIVE_OK && fb_archive.read_next_header(a, &e) == ARCHIVE_OK) {
+  if (fb_archive.read_open_fd(a, fd, 64 * 1024) == ARCHIVE_OK &&
+      fb_archive.read_next_header(a, &e) == ARCHIVE_OK) {
     while (got < sizeof(head)) {
       la_ssize_t n = fb_archive.read_data(a, head + got, sizeof(head) - got);
       if (n <= 0)
@@ -883,7 +885,7 @@ static la_ssize_t upload_read_cb(struct archive *a, void *data, const void **blo
 
   if (n < 0) {
     fb_archive.set_error(a, r->err, "read failed at offset %llu: %s", (unsigned long long)r->pos,
-                      strerror(r->err));
+                         strerror(r->err));
     return ARCHIVE_FATAL;
   }
   *block = r->buf;

@@ -82,8 +82,9 @@ void serve_notify_status(struct serve *s) {
   int64_t c[JOB_NSTATES];
   if (jobs_count_states(s->jobs, c) < 0)
     return;
-  fb_sd.notifyf(0, "STATUS=%d running, %lld queued, %lld done, %lld failed%s", s->nrun, (long long)c[JOB_QUEUED],
-             (long long)c[JOB_DONE], (long long)c[JOB_FAILED], s->draining ? ", draining" : "");
+  fb_sd.notifyf(0, "STATUS=%d running, %lld queued, %lld done, %lld failed%s", s->nrun,
+                (long long)c[JOB_QUEUED], (long long)c[JOB_DONE], (long long)c[JOB_FAILED],
+                s->draining ? ", draining" : "");
 }
 
 /* ---- the watcher's side ---- */
