@@ -104,8 +104,9 @@ int fb_dynlib_load(enum fb_dynlib lib, struct fb_error *err);
 /* The SONAME lib is loaded from ("libarchive.so.13"). */
 const char *fb_dynlib_soname(enum fb_dynlib lib);
 
-/* For tests: load lib from soname from now on (NULL: the configured one
- * again). Returns 0, or -1 when lib is loaded already (it stays loaded). */
+/* For tests: load lib from soname (not copied: a string that outlives its
+ * use) from now on; NULL: the configured one again. Returns 0, or -1 when
+ * lib is loaded already (it stays loaded). */
 int fb_dynlib_set_soname(enum fb_dynlib lib, const char *soname);
 
 #endif
