@@ -516,7 +516,7 @@ int serve_main(const struct serve_config *cfg, int argc, char **argv) {
   /* Ingestion's libraries, once here rather than in every forked worker. A
    * worker tries again: until they load, each upload fails with this error. */
   if (fb_dynlib_load(FB_DYNLIB_ARCHIVE, &lib_err) < 0 || fb_dynlib_load(FB_DYNLIB_CRYPTO, &lib_err) < 0)
-    serve_log(s, 4, "%s: uploads cannot be unpacked until it can", lib_err.msg);
+    serve_log(s, 4, "uploads will fail until this is fixed: %s", lib_err.msg);
   /* One daemon per state_dir: a second one would run every job twice. */
   snprintf(db, sizeof(db), "%s/serve.lock", cfg->state_dir);
   s->lock_fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
