@@ -1,8 +1,6 @@
 /* ingest.c - safe, bounded unpacking of uploads into typed artifacts (see ingest.h). */
 #include "daemon/ingest.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +14,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "daemon/dynlib.h"
 #include "daemon/ingest_hash.h"
 #include "parsers/error.h"
 #include "parsers/view.h"
@@ -227,12 +226,12 @@ static char *wide_to_utf8(const wchar_t *w) {
  * real Unicode name), else the raw bytes, decoded as UTF-8 when they are,
  * else as GB18030 (Chinese Windows zips without the UTF-8 flag). */
 static char *entry_name(struct archive_entry *e) {
-  const wchar_t *w = archive_entry_pathname_w(e);
+  const wchar_t *w = fb_archive.entry_pathname_w(e);
   const char *raw;
 
   if (w != NULL && w[0] != 0)
     return wide_to_utf8(w);
-  raw = archive_entry_pathname(e);
+  raw = fb_archive.entry_pathname(e);
   if (raw != NULL)
     return ingest_name_to_utf8(raw);
   return strdup("");
@@ -471,7 +470,7 @@ static int digest_add(struct digest *d, const void *p, size_t n) {
   }
   if (d->fd >= 0 && fb_write_all(d->fd, p, n) != 0)
     return errno;
-  EVP_DigestUpdate(d->md, p, n);
+  fb_evp.DigestUpdate(d->md, p, n);
   return 0;
 }
 
@@ -545,12 +544,12 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
     return -1;
   }
   for (;;) {
-    r = archive_read_data_block(u->a, &blk, &len, &off);
+    r = fb_archive.read_data_block(u->a, &blk, &len, &off);
     if (r == ARCHIVE_EOF)
       break;
     if (r < ARCHIVE_WARN) {
       snprintf(why, size, "read error after %llu bytes: %s", (unsigned long long)pos,
-               archive_error_string(u->a) ? archive_error_string(u->a) : "unknown");
+               fb_archive.error_string(u->a) ? fb_archive.error_string(u->a) : "unknown");
       rc = -1;
       break;
     }
@@ -607,9 +606,9 @@ static int copy_entry(struct ctx *c, struct unpack *u, int fd, struct written *w
 
 /* Classify an entry that is not a plain file; returns a refusal text or NULL. */
 static const char *entry_kind_refusal(struct archive_entry *e) {
-  if (archive_entry_hardlink(e) != NULL)
+  if (fb_archive.entry_hardlink(e) != NULL)
     return "hard link refused";
-  switch (archive_entry_filetype(e)) {
+  switch (fb_archive.entry_filetype(e)) {
   case AE_IFREG:
   case AE_IFDIR: return NULL;
   case AE_IFLNK: return "symbolic link refused";
@@ -617,7 +616,7 @@ static const char *entry_kind_refusal(struct archive_entry *e) {
   case AE_IFBLK: return "device file refused";
   case AE_IFIFO: return "FIFO refused";
   case AE_IFSOCK: return "socket refused";
-  default: return archive_entry_filetype(e) == 0 ? NULL : "special file refused";
+  default: return fb_archive.entry_filetype(e) == 0 ? NULL : "special file refused";
   }
 }
 
@@ -651,10 +650,10 @@ static int unpack_file_entry(struct ctx *c, struct unpack *u, struct archive_ent
   int dfd, fd, limit_hit = 0, rc;
   long idx;
 
-  if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0 &&
-      over_limit(c, u, (uint64_t)archive_entry_size(e), why, sizeof(why))) {
+  if (fb_archive.entry_size_is_set(e) && fb_archive.entry_size(e) > 0 &&
+      over_limit(c, u, (uint64_t)fb_archive.entry_size(e), why, sizeof(why))) {
     /* declared size alone breaks a limit: refuse before writing a byte */
-    refuse(c, chain, u->depth, "%s (entry declares %lld bytes)", why, (long long)archive_entry_size(e));
+    refuse(c, chain, u->depth, "%s (entry declares %lld bytes)", why, (long long)fb_archive.entry_size(e));
     set_status(c, u->self, INGEST_PARTIAL, "%s", why);
     return 1;
   }
@@ -718,11 +717,11 @@ static void unpack_entries(struct ctx *c, struct unpack *u, enum fb_filetype typ
     const char *why = NULL, *kind;
     int n;
 
-    r = archive_read_next_header(u->a, &e);
+    r = fb_archive.read_next_header(u->a, &e);
     if (r == ARCHIVE_EOF)
       break;
     if (r < ARCHIVE_WARN) {
-      const char *msg = archive_error_string(u->a);
+      const char *msg = fb_archive.error_string(u->a);
       if (msg != NULL && strstr(msg, "ncrypt") != NULL)
         set_status(c, u->self, INGEST_REFUSED, "encrypted archive: %s; ask for an unencrypted copy", msg);
       else
@@ -769,8 +768,8 @@ static void unpack_entries(struct ctx *c, struct unpack *u, enum fb_filetype typ
     }
     kind = entry_kind_refusal(e);
     n = split_name(norm, comps, &why);
-    if (n == 0 ||
-        (n < 0 && kind == NULL && archive_entry_filetype(e) == AE_IFDIR && strcmp(why, "empty name") == 0)) {
+    if (n == 0 || (n < 0 && kind == NULL && fb_archive.entry_filetype(e) == AE_IFDIR &&
+                   strcmp(why, "empty name") == 0)) {
       /* "./" and the like: nothing to create */
       free(norm);
       free(name);
@@ -783,16 +782,17 @@ static void unpack_entries(struct ctx *c, struct unpack *u, enum fb_filetype typ
       break;
     }
     if (kind != NULL) {
-      const char *target = archive_entry_symlink(e) ? archive_entry_symlink(e) : archive_entry_hardlink(e);
+      const char *target =
+          fb_archive.entry_symlink(e) ? fb_archive.entry_symlink(e) : fb_archive.entry_hardlink(e);
       char *t8 = target ? ingest_name_to_utf8(target) : NULL;
       refuse(c, chain, u->depth, "%s%s%s", kind, t8 ? ": points to " : "", t8 ? t8 : "");
       free(t8);
     } else if (n < 0) {
       refuse(c, chain, u->depth, "unsafe name refused: %s", why);
-    } else if (archive_entry_is_encrypted(e)) {
+    } else if (fb_archive.entry_is_encrypted(e)) {
       refuse(c, chain, u->depth, "encrypted entry refused (password-protected); ask for an unencrypted copy");
       set_status(c, u->self, INGEST_PARTIAL, "encrypted entries were not unpacked");
-    } else if (archive_entry_filetype(e) == AE_IFDIR) {
+    } else if (fb_archive.entry_filetype(e) == AE_IFDIR) {
       char *rel = NULL;
       int dfd = open_dirs(u->dest_fd, u->rel, comps, n, &rel);
       if (dfd >= 0)
@@ -815,7 +815,7 @@ static void unpack_entries(struct ctx *c, struct unpack *u, enum fb_filetype typ
  * ends a tar), so look at the inflated head: tar only with "ustar" at 257.
  * Leaves fd at offset 0. */
 static int stream_holds_tar(int fd) {
-  struct archive *a = archive_read_new();
+  struct archive *a = fb_archive.read_new();
   struct archive_entry *e;
   char head[512];
   size_t got = 0;
@@ -823,18 +823,19 @@ static int stream_holds_tar(int fd) {
 
   if (a == NULL)
     return 0;
-  archive_read_support_filter_all(a);
-  archive_read_support_format_raw(a);
-  if (archive_read_open_fd(a, fd, 64 * 1024) == ARCHIVE_OK && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+  fb_archive.read_support_filter_all(a);
+  fb_archive.read_support_format_raw(a);
+  if (fb_archive.read_open_fd(a, fd, 64 * 1024) == ARCHIVE_OK &&
+      fb_archive.read_next_header(a, &e) == ARCHIVE_OK) {
     while (got < sizeof(head)) {
-      la_ssize_t n = archive_read_data(a, head + got, sizeof(head) - got);
+      la_ssize_t n = fb_archive.read_data(a, head + got, sizeof(head) - got);
       if (n <= 0)
         break;
       got += (size_t)n;
     }
     tar = got >= 263 && memcmp(head + 257, "ustar", 5) == 0;
   }
-  archive_read_free(a);
+  fb_archive.read_free(a);
   lseek(fd, 0, SEEK_SET);
   return tar;
 }
@@ -883,8 +884,8 @@ static la_ssize_t upload_read_cb(struct archive *a, void *data, const void **blo
   ssize_t n = upload_pread(r);
 
   if (n < 0) {
-    archive_set_error(a, r->err, "read failed at offset %llu: %s", (unsigned long long)r->pos,
-                      strerror(r->err));
+    fb_archive.set_error(a, r->err, "read failed at offset %llu: %s", (unsigned long long)r->pos,
+                         strerror(r->err));
     return ARCHIVE_FATAL;
   }
   *block = r->buf;
@@ -896,7 +897,7 @@ static la_int64_t upload_seek_cb(struct archive *a, void *data, la_int64_t off, 
   int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)r->pos : (int64_t)r->size;
 
   if (off < -base || (whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END)) {
-    archive_set_error(a, EINVAL, "bad seek in the upload");
+    fb_archive.set_error(a, EINVAL, "bad seek in the upload");
     return ARCHIVE_FATAL;
   }
   r->pos = (uint64_t)(base + off);
@@ -905,10 +906,10 @@ static la_int64_t upload_seek_cb(struct archive *a, void *data, la_int64_t off, 
 
 /* Open a for reading the upload through r. */
 static int upload_open_archive(struct archive *a, struct upload_reader *r) {
-  archive_read_set_read_callback(a, upload_read_cb);
-  archive_read_set_seek_callback(a, upload_seek_cb);
-  archive_read_set_callback_data(a, r);
-  return archive_read_open1(a);
+  fb_archive.read_set_read_callback(a, upload_read_cb);
+  fb_archive.read_set_seek_callback(a, upload_seek_cb);
+  fb_archive.read_set_callback_data(a, r);
+  return fb_archive.read_open1(a);
 }
 
 /* Digest the rest of the upload from `done` to the end (all of it when the
@@ -979,7 +980,7 @@ static int unpack_fd(struct ctx *c, int fd, struct upload_reader *ur, uint64_t p
     return -1;
   }
   memset(&u, 0, sizeof(u));
-  u.a = archive_read_new();
+  u.a = fb_archive.read_new();
   u.chain = chain;
   u.dest_fd = dest;
   u.depth = depth + 1;
@@ -991,20 +992,20 @@ static int unpack_fd(struct ctx *c, int fd, struct upload_reader *ur, uint64_t p
     if (u.a == NULL || rel == NULL) {
       set_status(c, self, INGEST_FAILED, "out of memory");
     } else {
-      archive_read_support_filter_all(u.a);
+      fb_archive.read_support_filter_all(u.a);
       if (fb_filetype_is_compressed_stream(type) && !stream_holds_tar(fd))
-        archive_read_support_format_raw(u.a);
+        fb_archive.read_support_format_raw(u.a);
       else
-        archive_read_support_format_all(u.a);
-      if ((ur ? upload_open_archive(u.a, ur) : archive_read_open_fd(u.a, fd, COPY_BUF)) != ARCHIVE_OK) {
-        const char *msg = archive_error_string(u.a);
+        fb_archive.read_support_format_all(u.a);
+      if ((ur ? upload_open_archive(u.a, ur) : fb_archive.read_open_fd(u.a, fd, COPY_BUF)) != ARCHIVE_OK) {
+        const char *msg = fb_archive.error_string(u.a);
         set_status(c, self, INGEST_FAILED, "cannot open archive: %s", msg ? msg : "unknown format");
       } else {
         unpack_entries(c, &u, type);
       }
     }
     if (u.a != NULL)
-      archive_read_free(u.a);
+      fb_archive.read_free(u.a);
     free(rel);
   }
   close(dest);
@@ -1134,6 +1135,7 @@ static void ingest_dir(struct ctx *c, int dfd, const char *path, const char *cha
 int ingest_run(const char *upload, const char *work_dir, const struct ingest_limits *lim,
                struct ingest_result *res) {
   struct ingest_limits def;
+  struct fb_error lib_err;
   struct ctx c;
   struct stat st;
   const char *base;
@@ -1147,6 +1149,12 @@ int ingest_run(const char *upload, const char *work_dir, const struct ingest_lim
     lim = &def;
   }
   res->error[0] = '\0';
+  /* Loaded here, not at start-up: commands that never ingest do not map them. */
+  fb_error_init(&lib_err, NULL);
+  if (fb_dynlib_load(FB_DYNLIB_ARCHIVE, &lib_err) < 0 || fb_dynlib_load(FB_DYNLIB_CRYPTO, &lib_err) < 0) {
+    snprintf(res->error, sizeof(res->error), "%s", lib_err.msg);
+    return lib_err.code;
+  }
   memset(&c, 0, sizeof(c));
   c.lim = lim;
   c.res = res;
@@ -1156,8 +1164,8 @@ int ingest_run(const char *upload, const char *work_dir, const struct ingest_lim
   c.head = malloc(FB_FILETYPE_HEAD);
   c.hasher = ingest_hasher_new();
   c.up_hasher = ingest_hasher_new();
-  c.md = EVP_MD_CTX_new();
-  c.up_md = EVP_MD_CTX_new();
+  c.md = fb_evp.MD_CTX_new();
+  c.up_md = fb_evp.MD_CTX_new();
   trimmed = strdup(upload);
   if (c.work_dir == NULL || c.buf == NULL || c.up_buf == NULL || c.head == NULL || c.md == NULL ||
       c.up_md == NULL || trimmed == NULL) {
@@ -1223,7 +1231,7 @@ out:
   free(c.head);
   ingest_hasher_free(c.hasher);
   ingest_hasher_free(c.up_hasher);
-  EVP_MD_CTX_free(c.md);
-  EVP_MD_CTX_free(c.up_md);
+  fb_evp.MD_CTX_free(c.md); /* loaded: fb_dynlib_load above succeeded */
+  fb_evp.MD_CTX_free(c.up_md);
   return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/dynlib.h"
 #include "parsers/view.h"
 
 #define NBUF 8
@@ -34,10 +35,12 @@ static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 /* An explicit fetch: EVP_sha256() would look the algorithm up again at
  * every EVP_DigestInit_ex2. Kept for the life of the process. */
 static void fetch_sha256(void) {
-  sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+  sha256_md = fb_evp.MD_fetch(NULL, "SHA256", NULL);
 }
 
 const EVP_MD *ingest_sha256_md(void) {
+  if (fb_dynlib_load(FB_DYNLIB_CRYPTO, NULL) < 0)
+    return NULL;
   pthread_once(&sha256_once, fetch_sha256);
   return sha256_md;
 }
@@ -45,7 +48,7 @@ const EVP_MD *ingest_sha256_md(void) {
 int ingest_digest_init(EVP_MD_CTX *ctx) {
   const EVP_MD *md = ingest_sha256_md();
 
-  return md != NULL && EVP_DigestInit_ex2(ctx, md, NULL) == 1 ? 0 : -1;
+  return md != NULL && fb_evp.DigestInit_ex2(ctx, md, NULL) == 1 ? 0 : -1;
 }
 
 int ingest_digest_hex(EVP_MD_CTX *ctx, char hex[65]) {
@@ -54,7 +57,7 @@ int ingest_digest_hex(EVP_MD_CTX *ctx, char hex[65]) {
   unsigned int n = 0, i;
 
   hex[0] = '\0';
-  if (EVP_DigestFinal_ex(ctx, d, &n) != 1 || n != 32)
+  if (fb_evp.DigestFinal_ex(ctx, d, &n) != 1 || n != 32)
     return -1;
   for (i = 0; i < n; i++) {
     hex[2 * i] = digits[d[i] >> 4];
@@ -74,7 +77,7 @@ static void *worker(void *arg) {
     if (h->count > 0) {
       int i = h->head, fd = h->werr ? -1 : h->fd, err = 0;
       pthread_mutex_unlock(&h->mu);
-      EVP_DigestUpdate(h->ctx, h->buf[i], h->len[i]);
+      fb_evp.DigestUpdate(h->ctx, h->buf[i], h->len[i]);
       if (fd >= 0)
         err = fb_write_all(fd, h->buf[i], h->len[i]) < 0 ? errno : 0;
       pthread_mutex_lock(&h->mu);

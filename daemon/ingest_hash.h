@@ -19,7 +19,8 @@
 #define INGEST_HASH_BUF (256u << 10)
 
 /* SHA-256 from libcrypto's default provider, fetched once per process
- * (NULL only when libcrypto is broken or out of memory). Not to be freed. */
+ * (NULL when libcrypto cannot be loaded, is broken or out of memory; see
+ * dynlib.h: fltblame loads libcrypto at run time). Not to be freed. */
 const EVP_MD *ingest_sha256_md(void);
 /* (Re)start ctx on SHA-256. Returns 0, -1 on a libcrypto failure. */
 int ingest_digest_init(EVP_MD_CTX *ctx);

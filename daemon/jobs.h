@@ -101,7 +101,8 @@ int jobs_list(struct jobs *j, int state, double since, int limit,
 int jobs_finished_between(struct jobs *j, double from, double to,
                           int (*cb)(const struct job_row *row, void *user), void *user);
 
-/* SHA-256 of a file as 64 lowercase hex digits. 0 or -1 (errno set). */
+/* SHA-256 of a file as 64 lowercase hex digits. 0 or -1 (errno set;
+ * ELIBACC: libcrypto could not be loaded, see dynlib.h). */
 int jobs_sha256_file(const char *path, char out[65]);
 /* SHA-256 of a buffer (tests). */
 void jobs_sha256_buf(const void *data, size_t len, char out[65]);

@@ -5,16 +5,20 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "daemon/dynlib.h"
 #include "daemon/ingest_hash.h"
 #include "daemon/jobs.h"
 
 void jobs_sha256_buf(const void *data, size_t len, char out[65]) {
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  EVP_MD_CTX *ctx;
 
   out[0] = '\0';
-  if (ctx != NULL && ingest_digest_init(ctx) == 0 && EVP_DigestUpdate(ctx, data, len) == 1)
+  if (fb_dynlib_load(FB_DYNLIB_CRYPTO, NULL) < 0)
+    return;
+  ctx = fb_evp.MD_CTX_new();
+  if (ctx != NULL && ingest_digest_init(ctx) == 0 && fb_evp.DigestUpdate(ctx, data, len) == 1)
     ingest_digest_hex(ctx, out);
-  EVP_MD_CTX_free(ctx);
+  fb_evp.MD_CTX_free(ctx);
 }
 
 int jobs_sha256_file(const char *path, char out[65]) {
@@ -26,9 +30,14 @@ int jobs_sha256_file(const char *path, char out[65]) {
   out[0] = '\0';
   if (fd < 0)
     return -1;
-  ctx = EVP_MD_CTX_new();
+  if (fb_dynlib_load(FB_DYNLIB_CRYPTO, NULL) < 0) {
+    close(fd);
+    errno = ELIBACC; /* fb_dynlib_load(FB_DYNLIB_CRYPTO, err) says which and why */
+    return -1;
+  }
+  ctx = fb_evp.MD_CTX_new();
   if (ctx == NULL || ingest_digest_init(ctx) != 0) {
-    EVP_MD_CTX_free(ctx);
+    fb_evp.MD_CTX_free(ctx);
     close(fd);
     errno = ENOMEM;
     return -1;
@@ -40,13 +49,13 @@ int jobs_sha256_file(const char *path, char out[65]) {
       rc = -1;
       break;
     }
-    EVP_DigestUpdate(ctx, buf, (size_t)n);
+    fb_evp.DigestUpdate(ctx, buf, (size_t)n);
   }
   if (rc == 0 && ingest_digest_hex(ctx, out) != 0) {
     errno = ENOMEM;
     rc = -1;
   }
-  EVP_MD_CTX_free(ctx);
+  fb_evp.MD_CTX_free(ctx);
   {
     int e = errno;
     close(fd);

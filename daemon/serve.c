@@ -12,11 +12,11 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon/commands.h"
+#include "daemon/dynlib.h"
 #include "daemon/report.h"
 #include "daemon/serve_worker.h"
 
@@ -82,8 +82,9 @@ void serve_notify_status(struct serve *s) {
   int64_t c[JOB_NSTATES];
   if (jobs_count_states(s->jobs, c) < 0)
     return;
-  sd_notifyf(0, "STATUS=%d running, %lld queued, %lld done, %lld failed%s", s->nrun, (long long)c[JOB_QUEUED],
-             (long long)c[JOB_DONE], (long long)c[JOB_FAILED], s->draining ? ", draining" : "");
+  fb_sd.notifyf(0, "STATUS=%d running, %lld queued, %lld done, %lld failed%s", s->nrun,
+                (long long)c[JOB_QUEUED], (long long)c[JOB_DONE], (long long)c[JOB_FAILED],
+                s->draining ? ", draining" : "");
 }
 
 /* ---- the watcher's side ---- */
@@ -394,7 +395,7 @@ static void on_tick(uv_timer_t *t) {
       kill_run(r, KILL_WALL);
   }
   if (s->watchdog_usec && (now - s->last_watchdog) * 1000 >= s->watchdog_usec / 2) {
-    sd_notify(0, "WATCHDOG=1");
+    fb_sd.notify(0, "WATCHDOG=1");
     s->last_watchdog = now;
   }
   if (s->draining) {
@@ -440,7 +441,7 @@ static void on_stop_signal(uv_signal_t *h, int sig) {
   }
   s->draining = 1;
   s->drain_deadline = uv_now(&s->loop) + (uint64_t)(s->cfg.drain_timeout * 1000);
-  sd_notify(0, "STOPPING=1");
+  fb_sd.notify(0, "STOPPING=1");
   serve_log(s, 6, "%s: draining %d running job(s), at most %gs", sig == SIGINT ? "SIGINT" : "SIGTERM",
             s->nrun, s->cfg.drain_timeout);
   if (s->watch) {
@@ -457,11 +458,11 @@ static void on_sighup(uv_signal_t *h, int sig) {
   int help;
 
   (void)sig;
-  sd_notify(0, "RELOADING=1");
+  fb_sd.notify(0, "RELOADING=1");
   serve_config_defaults(&c);
   if (serve_config_from_args(&c, s->argc, s->argv, &help, err, sizeof(err)) < 0) {
     serve_log(s, 3, "SIGHUP: config not reloaded: %s", err);
-    sd_notify(0, "READY=1");
+    fb_sd.notify(0, "READY=1");
     return;
   }
   if (strcmp(c.upload_dir, s->cfg.upload_dir) || strcmp(c.state_dir, s->cfg.state_dir) ||
@@ -477,7 +478,7 @@ static void on_sighup(uv_signal_t *h, int sig) {
     watch_configure(s->watch, c.quiet_period, c.rescan_interval, c.ignore_suffixes);
   serve_log(s, 6, "SIGHUP: config reloaded: workers=%d quiet_period=%gs analyzer=%s", c.workers,
             c.quiet_period, c.analyzer == SERVE_ANALYZER_STUB ? "stub" : "engine");
-  sd_notify(0, "READY=1");
+  fb_sd.notify(0, "READY=1");
   serve_pump(s);
 }
 
@@ -486,6 +487,7 @@ static void on_sighup(uv_signal_t *h, int sig) {
 int serve_main(const struct serve_config *cfg, int argc, char **argv) {
   struct serve *s = calloc(1, sizeof(*s));
   struct watch_callbacks wcb;
+  struct fb_error lib_err;
   char db[SERVE_PATH_MAX + 16], err[1024];
   int requeued, failed, rc = FB_EXIT_OK;
   double now;
@@ -503,6 +505,18 @@ int serve_main(const struct serve_config *cfg, int argc, char **argv) {
     free(s);
     return FB_EXIT_USAGE;
   }
+  /* The notify protocol (READY=1, STATUS=, WATCHDOG=1): loaded here so that
+   * other commands do not map libsystemd at start-up. */
+  fb_error_init(&lib_err, NULL);
+  if (fb_dynlib_load(FB_DYNLIB_SYSTEMD, &lib_err) < 0) {
+    serve_log(s, 3, "cannot start: %s", lib_err.msg);
+    free(s);
+    return FB_EXIT_INTERNAL;
+  }
+  /* Ingestion's libraries, once here rather than in every forked worker. A
+   * worker tries again: until they load, each upload fails with this error. */
+  if (fb_dynlib_load(FB_DYNLIB_ARCHIVE, &lib_err) < 0 || fb_dynlib_load(FB_DYNLIB_CRYPTO, &lib_err) < 0)
+    serve_log(s, 4, "uploads will fail until this is fixed: %s", lib_err.msg);
   /* One daemon per state_dir: a second one would run every job twice. */
   snprintf(db, sizeof(db), "%s/serve.lock", cfg->state_dir);
   s->lock_fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -553,13 +567,13 @@ int serve_main(const struct serve_config *cfg, int argc, char **argv) {
   uv_timer_init(&s->loop, &s->tick);
   s->tick.data = s;
   uv_timer_start(&s->tick, on_tick, 50, 50);
-  if (sd_watchdog_enabled(0, &s->watchdog_usec) <= 0)
+  if (fb_sd.watchdog_enabled(0, &s->watchdog_usec) <= 0)
     s->watchdog_usec = 0;
   serve_log(s, 6,
             "ready: upload_dir=\"%s\" out_dir=\"%s\" workers=%d quiet_period=%gs analyzer=%s socket=\"%s\"",
             cfg->upload_dir, cfg->out_dir, cfg->workers, cfg->quiet_period,
             cfg->analyzer == SERVE_ANALYZER_STUB ? "stub" : "engine", cfg->socket_path);
-  sd_notify(0, "READY=1");
+  fb_sd.notify(0, "READY=1");
   serve_notify_status(s);
   serve_pump(s);
   uv_run(&s->loop, UV_RUN_DEFAULT);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/dynlib.h"
 #include "daemon/job.h"
 #include "daemon/jobs.h"
 
@@ -370,7 +371,12 @@ int worker_run(const struct worker_job *job, const struct serve_config *cfg, str
     return -1;
   }
   if (r->sha256[0] == '\0' && jobs_sha256_file(job->path, r->sha256) < 0) {
-    snprintf(r->error, sizeof(r->error), "cannot read %.700s: %s", job->path, strerror(errno));
+    struct fb_error e;
+    fb_error_init(&e, NULL);
+    if (errno == ELIBACC && fb_dynlib_load(FB_DYNLIB_CRYPTO, &e) < 0)
+      snprintf(r->error, sizeof(r->error), "cannot digest %.400s: %.500s", job->path, e.msg);
+    else
+      snprintf(r->error, sizeof(r->error), "cannot read %.700s: %s", job->path, strerror(errno));
     rm_rf(tmp);
     return -1;
   }
