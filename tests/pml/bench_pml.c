@@ -8,9 +8,10 @@
  *          (fltblame pml --csv --columns all)
  *   csv7:  the same with Procmon's seven default columns (fltblame pml --csv)
  * One line per file: "FILE EVENTS READ_S CHECK_S CSV27_S CSV7_S".
- * Whole processes are dominated by start-up on the corpus's small captures
- * (fltblame loads 29 libraries: ~10 ms, as long as cat reading 50 MB), and
- * subtracting a separately measured start-up leaves mostly noise. */
+ * Start-up weighs heavily on whole processes for the corpus's small captures
+ * (~5 ms for fltblame, ~2.5 ms for cat, as long as reading 10-25 MB), and
+ * subtracting a separately measured start-up leaves mostly noise; bench/pml
+ * times the whole commands too. */
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
 #include <stdio.h>
