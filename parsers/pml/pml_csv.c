@@ -45,6 +45,11 @@ struct pml_csv {
     uint8_t clock_len, suffix_len, date_len, date_time_len;
   } seconds[2];
   unsigned next_second;
+  /* Relative Time's "-HH:MM:SS" for one whole second (rel_len 0 = none). */
+  uint64_t rel_second;
+  int rel_negative;
+  char rel_text[32];
+  uint8_t rel_len;
   /* The row plan, made once from the column list: a step is one event
    * column, or a run of adjacent columns that depend only on the process
    * (or on nothing, as Sequence). A run's text, escaped and with its inner
@@ -359,16 +364,13 @@ static int32_t zone_offset(struct pml_csv *c, int64_t unix_seconds) {
   return c->cached_offset;
 }
 
-/* The clock and date of one second, in the writer's zone and locale. */
-static const struct second_cache *second_text(struct pml_csv *c, uint64_t filetime) {
-  int64_t second = (int64_t)(filetime / TICKS_PER_SECOND), secs, days, rem;
+/* Make the clock and date of one second, in the writer's zone and locale. */
+static const struct second_cache *second_fill(struct pml_csv *c, int64_t second) {
+  int64_t secs, days, rem;
   struct second_cache *e;
   int y, m, d, hour, minute, sec;
   char *p;
 
-  for (int i = 0; i < 2; i++)
-    if (c->seconds[i].second == second)
-      return &c->seconds[i];
   e = &c->seconds[c->next_second++ & 1];
   e->second = second;
   secs = second - (int64_t)(FILETIME_UNIX_EPOCH / TICKS_PER_SECOND);
@@ -409,6 +411,18 @@ static const struct second_cache *second_text(struct pml_csv *c, uint64_t fileti
   return e;
 }
 
+/* The clock and date of the second of filetime: nearly always one of the
+ * last two made (a row's time and completion time, events in time order). */
+static inline const struct second_cache *second_text(struct pml_csv *c, uint64_t filetime) {
+  int64_t second = (int64_t)(filetime / TICKS_PER_SECOND);
+
+  if (c->seconds[0].second == second)
+    return &c->seconds[0];
+  if (c->seconds[1].second == second)
+    return &c->seconds[1];
+  return second_fill(c, second);
+}
+
 static char decimal_sep(const struct pml_csv *c) {
   return c->opt.locale == PML_LOCALE_ES_ES ? ',' : '.';
 }
@@ -434,31 +448,40 @@ void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *o
 }
 
 /* HH:MM:SS.fffffff since the first event. */
-static void relative_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
-  uint64_t d, hours;
-  char *p = fb_strbuf_room(out, 48);
+static void relative_clock(struct pml_csv *c, uint64_t second, int negative) {
+  uint64_t hours = second / 3600;
+  char *p = c->rel_text;
 
-  if (p == NULL)
-    return;
-  if (filetime >= c->first_time) {
-    d = filetime - c->first_time;
-  } else {
-    d = c->first_time - filetime;
+  if (negative)
     *p++ = '-';
-  }
-  hours = d / TICKS_PER_SECOND / 3600;
   if (hours < 100) {
     fmt_fixed(p, hours, 2);
     p += 2;
   } else {
-    p += fmt_u64(p, hours);
+    p += fmt_u64(p, hours); /* at most 20 digits: rel_text holds them */
   }
   *p++ = ':';
-  fmt_fixed(p, d / TICKS_PER_SECOND / 60 % 60, 2);
+  fmt_fixed(p, second / 60 % 60, 2);
   p[2] = ':';
-  fmt_fixed(p + 3, d / TICKS_PER_SECOND % 60, 2);
-  fmt_fraction(p + 5, decimal_sep(c), d % TICKS_PER_SECOND);
-  fb_strbuf_commit(out, p + 13);
+  fmt_fixed(p + 3, second % 60, 2);
+  c->rel_len = (uint8_t)(p + 5 - c->rel_text);
+  c->rel_second = second;
+  c->rel_negative = negative;
+}
+
+static void relative_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+  int negative = filetime < c->first_time;
+  uint64_t d = negative ? c->first_time - filetime : filetime - c->first_time;
+  char *p = fb_strbuf_room(out, sizeof(c->rel_text) + 16);
+
+  if (p == NULL)
+    return;
+  if (c->rel_len == 0 || d / TICKS_PER_SECOND != c->rel_second || negative != c->rel_negative)
+    relative_clock(c, d / TICKS_PER_SECOND, negative); /* events come in time order: once a second */
+  memcpy(p, c->rel_text, sizeof(c->rel_text));
+  p += c->rel_len;
+  fmt_fraction(p, decimal_sep(c), d % TICKS_PER_SECOND);
+  fb_strbuf_commit(out, p + 8);
 }
 
 /* Seconds with 7 decimals: 0.0000074. */
@@ -467,7 +490,10 @@ static void duration(struct pml_csv *c, uint64_t ticks, struct fb_strbuf *out) {
 
   if (p == NULL)
     return;
-  p += fmt_u64(p, ticks / TICKS_PER_SECOND);
+  if (ticks < TICKS_PER_SECOND) /* nearly every operation: "0.0000074" */
+    *p++ = '0';
+  else
+    p += fmt_u64(p, ticks / TICKS_PER_SECOND);
   fmt_fraction(p, decimal_sep(c), ticks % TICKS_PER_SECOND);
   fb_strbuf_commit(out, p + 8);
 }
