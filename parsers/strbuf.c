@@ -87,15 +87,37 @@ void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
-void fb_strbuf_u64(struct fb_strbuf *b, uint64_t v) {
-  char tmp[20];
+size_t fb_fmt_u64(char *buf, uint64_t v) {
+  char tmp[24];
   size_t n = 0;
 
+  if (v < 100000000) { /* pids, tids, sizes: eight digits at once */
+    uint64_t zeros;
+    fb_digits8(tmp, (uint32_t)v);
+    memcpy(&zeros, tmp, 8);
+    zeros ^= 0x3030303030303030ULL; /* leading '0's become zero bytes */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    n = zeros ? (size_t)__builtin_clzll(zeros) / 8 : 7;
+#else
+    n = zeros ? (size_t)__builtin_ctzll(zeros) / 8 : 7;
+#endif
+    memcpy(buf, tmp + n, 8);
+    return 8 - n;
+  }
   do {
-    tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
+    tmp[n++] = (char)('0' + v % 10);
     v /= 10;
   } while (v);
-  fb_strbuf_add(b, tmp + sizeof(tmp) - n, n);
+  for (size_t i = 0; i < n; i++)
+    buf[i] = tmp[n - 1 - i];
+  return n;
+}
+
+void fb_strbuf_u64(struct fb_strbuf *b, uint64_t v) {
+  char *p = fb_strbuf_room(b, 24);
+
+  if (p != NULL)
+    fb_strbuf_commit(b, p + fb_fmt_u64(p, v));
 }
 
 void fb_strbuf_hex(struct fb_strbuf *b, uint64_t v, int min_digits, int upper) {

@@ -94,6 +94,9 @@ void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) __attribute__((
 /* Unsigned decimal ("%llu") and hexadecimal with at least min_digits digits
  * ("%0*llx" / "%0*llX"), without printf's cost in hot loops. */
 void fb_strbuf_u64(struct fb_strbuf *b, uint64_t v);
+/* The same into buf; returns its length. Writes up to 20 bytes, and 8 for
+ * any shorter number: buf holds 24. */
+size_t fb_fmt_u64(char *buf, uint64_t v);
 void fb_strbuf_hex(struct fb_strbuf *b, uint64_t v, int min_digits, int upper);
 /* "0x%llx" */
 void fb_strbuf_0x(struct fb_strbuf *b, uint64_t v);

@@ -272,41 +272,6 @@ void pml_csv_free(struct pml_csv *c) {
 
 /* ---- numbers (rows are the hot loop: no printf) ---- */
 
-/* v in decimal at buf; returns its length. Writes up to 20 bytes, and 8
- * for any shorter number: buf holds 24. */
-static size_t fmt_u64(char *buf, uint64_t v) {
-  char tmp[24];
-  size_t n = 0;
-
-  if (v < 100000000) { /* pids, tids, sessions: eight digits at once */
-    uint64_t zeros;
-    fb_digits8(tmp, (uint32_t)v);
-    memcpy(&zeros, tmp, 8);
-    zeros ^= 0x3030303030303030ULL; /* leading '0's become zero bytes */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    n = zeros ? (size_t)__builtin_clzll(zeros) / 8 : 7;
-#else
-    n = zeros ? (size_t)__builtin_ctzll(zeros) / 8 : 7;
-#endif
-    memcpy(buf, tmp + n, 8);
-    return 8 - n;
-  }
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (size_t i = 0; i < n; i++)
-    buf[i] = tmp[n - 1 - i];
-  return n;
-}
-
-static void put_u64(struct fb_strbuf *b, uint64_t v) {
-  char *p = fb_strbuf_room(b, 32);
-
-  if (p != NULL)
-    fb_strbuf_commit(b, p + fmt_u64(p, v));
-}
-
 /* A 100-ns fraction of a second (v < 10^7) as sep and seven digits at
  * p[0..7]; writes p[0..8]. */
 static void fmt_fraction(char *p, char sep, uint64_t v) {
@@ -383,12 +348,12 @@ static const struct second_cache *second_fill(struct pml_csv *c, int64_t second)
   sec = (int)(rem % 60);
   p = e->clock;
   if (c->opt.locale == PML_LOCALE_ES_ES) {
-    p += fmt_u64(p, (uint64_t)hour); /* H:mm:ss, 24 h */
+    p += fb_fmt_u64(p, (uint64_t)hour); /* H:mm:ss, 24 h */
     e->suffix_len = 0;
     e->suffix[0] = '\0';
     e->date_len = (uint8_t)snprintf(e->date, sizeof(e->date), "%02d/%02d/%d", d, m, y);
   } else {
-    p += fmt_u64(p, (uint64_t)(hour % 12 == 0 ? 12 : hour % 12)); /* h:mm:ss tt */
+    p += fb_fmt_u64(p, (uint64_t)(hour % 12 == 0 ? 12 : hour % 12)); /* h:mm:ss tt */
     memcpy(e->suffix, hour < 12 ? " AM" : " PM", 4);
     e->suffix_len = 3;
     e->date_len = (uint8_t)snprintf(e->date, sizeof(e->date), "%d/%d/%d", m, d, y);
@@ -458,7 +423,7 @@ static void relative_clock(struct pml_csv *c, uint64_t second, int negative) {
     fmt_fixed(p, hours, 2);
     p += 2;
   } else {
-    p += fmt_u64(p, hours); /* at most 20 digits: rel_text holds them */
+    p += fb_fmt_u64(p, hours); /* at most 20 digits: rel_text holds them */
   }
   *p++ = ':';
   fmt_fixed(p, second / 60 % 60, 2);
@@ -493,7 +458,7 @@ static void duration(struct pml_csv *c, uint64_t ticks, struct fb_strbuf *out) {
   if (ticks < TICKS_PER_SECOND) /* nearly every operation: "0.0000074" */
     *p++ = '0';
   else
-    p += fmt_u64(p, ticks / TICKS_PER_SECOND);
+    p += fb_fmt_u64(p, ticks / TICKS_PER_SECOND);
   fmt_fraction(p, decimal_sep(c), ticks % TICKS_PER_SECOND);
   fb_strbuf_commit(out, p + 8);
 }
@@ -544,7 +509,7 @@ static void process_field(const struct pml_process *p, int column, struct fb_str
     return;
   switch (column) {
   case PML_COL_PROCESS_NAME: put_str(out, p->name); break;
-  case PML_COL_PID: put_u64(out, p->pid); break;
+  case PML_COL_PID: fb_strbuf_u64(out, p->pid); break;
   case PML_COL_IMAGE_PATH: put_str(out, p->image_path); break;
   case PML_COL_COMPANY: put_str(out, p->company); break;
   case PML_COL_DESCRIPTION: put_str(out, p->description); break;
@@ -555,11 +520,11 @@ static void process_field(const struct pml_process *p, int column, struct fb_str
              (unsigned)(p->auth_id & 0xFFFFFFFFu));
     put_str(out, buf);
     break;
-  case PML_COL_SESSION: put_u64(out, p->session); break;
+  case PML_COL_SESSION: fb_strbuf_u64(out, p->session); break;
   case PML_COL_COMMAND_LINE: put_str(out, p->command_line); break;
   case PML_COL_VIRTUALIZED: put_str(out, p->virtualized ? "True" : "False"); break;
   case PML_COL_INTEGRITY: put_str(out, p->integrity); break;
-  case PML_COL_PARENT_PID: put_u64(out, p->parent_pid); break;
+  case PML_COL_PARENT_PID: fb_strbuf_u64(out, p->parent_pid); break;
   case PML_COL_ARCHITECTURE: put_str(out, p->is_64bit ? "64-bit" : "32-bit"); break;
   default: break;
   }
@@ -586,9 +551,9 @@ static inline __attribute__((always_inline)) void field(struct pml_csv *c, const
                                                         struct fb_strbuf *out) {
   int pending = ev->result == 0x103;
 
-  switch (column) { /* the event's own columns (process columns: process_field) */
+  switch (column) {
   case PML_COL_TIME_OF_DAY: pml_csv_time_of_day(c, ev->time, out); break;
-  case PML_COL_OPERATION: pml_front_operation(c->file, ev, fr, &c->render, out); break;
+  case PML_COL_OPERATION: pml_front_operation(ev, fr, &c->render, out); break;
   case PML_COL_PATH: pml_front_path(c->file, ev, fr, out); break;
   case PML_COL_RESULT: put_result(c, ev->result, out); break;
   case PML_COL_DETAIL: pml_front_detail(c->file, ev, fr, &c->render, out); break;
@@ -603,7 +568,7 @@ static inline __attribute__((always_inline)) void field(struct pml_csv *c, const
       pml_csv_time_of_day(c, ev->time + ev->duration, out);
     break;
   case PML_COL_EVENT_CLASS: put_str(out, pml_class_name(ev->event_class)); break;
-  case PML_COL_TID: put_u64(out, ev->tid); break;
+  case PML_COL_TID: fb_strbuf_u64(out, ev->tid); break;
   case PML_COL_CATEGORY: pml_front_category(ev, fr, out); break;
   case PML_COL_STACK:
     for (uint32_t i = 0; i < ev->stack_depth; i++) {

@@ -235,18 +235,16 @@ static const char *const profiling_ops[] = {"Thread Profiling", "Process Profili
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 void pml_front_parse(const struct pml_file *f, const struct pml_event *ev, struct pml_front *fr) {
-  fr->event_class = ev->event_class;
   if (ev->event_class == PML_CLASS_FILE_SYSTEM)
     pml_fs_parse(f, ev, &fr->u.fs);
   else if (ev->event_class == PML_CLASS_REGISTRY)
     pml_reg_parse(ev, &fr->u.reg);
 }
 
-void pml_front_operation(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
+void pml_front_operation(const struct pml_event *ev, const struct pml_front *fr,
                          const struct pml_render_opts *o, struct fb_strbuf *out) {
   const char *name = NULL;
 
-  (void)f;
   switch (ev->event_class) {
   case PML_CLASS_PROCESS:
     name = ev->operation < COUNT(process_ops) ? process_ops[ev->operation] : NULL;
@@ -289,7 +287,7 @@ void pml_render_operation_opts(const struct pml_file *f, const struct pml_event 
   struct pml_front fr;
 
   pml_front_parse(f, ev, &fr);
-  pml_front_operation(f, ev, &fr, o, out);
+  pml_front_operation(ev, &fr, o, out);
 }
 
 void pml_render_path(const struct pml_file *f, const struct pml_event *ev, struct fb_strbuf *out) {

@@ -137,14 +137,13 @@ int pml_net_is_tcp(const struct pml_event *ev);
  * renders several columns of one event (the CSV row). The pml_render_*
  * functions of pml.h parse it for each call. */
 struct pml_front {
-  uint32_t event_class; /* PML_CLASS_FILE_SYSTEM or _REGISTRY: u holds it */
-  union {
+  union { /* by the event's class: File System or Registry; unused for others */
     struct pml_fs fs;
     struct pml_reg reg;
   } u;
 };
 void pml_front_parse(const struct pml_file *f, const struct pml_event *ev, struct pml_front *fr);
-void pml_front_operation(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
+void pml_front_operation(const struct pml_event *ev, const struct pml_front *fr,
                          const struct pml_render_opts *o, struct fb_strbuf *out);
 void pml_front_path(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
                     struct fb_strbuf *out);

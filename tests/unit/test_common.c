@@ -154,6 +154,16 @@ START_TEST(strbuf_formats_numbers) {
   fb_strbuf_putc(&b, ' ');
   fb_strbuf_0x(&b, 0x1F);
   ck_assert_str_eq(b.s, "0 18446744073709551615 00AB deadbeefcafe 00 1,234,567 999 1.000 0x1f");
+  /* decimals on both sides of the eight-digit fast path */
+  fb_strbuf_reset(&b);
+  {
+    static const uint64_t vs[] = {7, 10, 4242, 10000000, 99999999, 100000000, 1234567890123ULL};
+    for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+      fb_strbuf_u64(&b, vs[i]);
+      fb_strbuf_putc(&b, ' ');
+    }
+  }
+  ck_assert_str_eq(b.s, "7 10 4242 10000000 99999999 100000000 1234567890123 ");
   /* printf formats in place when it fits, and grows when it does not */
   fb_strbuf_reset(&b);
   for (int i = 0; i < 100; i++)
