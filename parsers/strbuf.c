@@ -87,30 +87,39 @@ void fb_strbuf_printf(struct fb_strbuf *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
-size_t fb_fmt_u64(char *buf, uint64_t v) {
-  char tmp[24];
-  size_t n = 0;
+/* v < 10^8 without leading zeros: writes 8 bytes at buf, returns the length. */
+static size_t fmt_below_1e8(char *buf, uint32_t v) {
+  char tmp[16]; /* read 8 bytes from tmp + n, n <= 7 */
+  uint64_t zeros;
+  size_t n;
 
-  if (v < 100000000) { /* pids, tids, sizes: eight digits at once */
-    uint64_t zeros;
-    fb_digits8(tmp, (uint32_t)v);
-    memcpy(&zeros, tmp, 8);
-    zeros ^= 0x3030303030303030ULL; /* leading '0's become zero bytes */
+  fb_digits8(tmp, v);
+  memcpy(&zeros, tmp, 8);
+  zeros ^= 0x3030303030303030ULL; /* leading '0's become zero bytes */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    n = zeros ? (size_t)__builtin_clzll(zeros) / 8 : 7;
+  n = zeros ? (size_t)__builtin_clzll(zeros) / 8 : 7;
 #else
-    n = zeros ? (size_t)__builtin_ctzll(zeros) / 8 : 7;
+  n = zeros ? (size_t)__builtin_ctzll(zeros) / 8 : 7;
 #endif
-    memcpy(buf, tmp + n, 8);
-    return 8 - n;
+  memcpy(buf, tmp + n, 8);
+  return 8 - n;
+}
+
+size_t fb_fmt_u64(char *buf, uint64_t v) {
+  size_t n;
+
+  if (v < 100000000) /* pids, tids, sizes */
+    return fmt_below_1e8(buf, (uint32_t)v);
+  if (v < 10000000000000000ULL) { /* file offsets: the high part, then eight digits */
+    n = fmt_below_1e8(buf, (uint32_t)(v / 100000000));
+    fb_digits8(buf + n, (uint32_t)(v % 100000000));
+    return n + 8;
   }
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (size_t i = 0; i < n; i++)
-    buf[i] = tmp[n - 1 - i];
-  return n;
+  n = fmt_below_1e8(buf, (uint32_t)(v / 10000000000000000ULL)); /* at most 1844 */
+  v %= 10000000000000000ULL;
+  fb_digits8(buf + n, (uint32_t)(v / 100000000));
+  fb_digits8(buf + n + 8, (uint32_t)(v % 100000000));
+  return n + 16;
 }
 
 void fb_strbuf_u64(struct fb_strbuf *b, uint64_t v) {
@@ -148,15 +157,24 @@ void fb_strbuf_utf16(struct fb_strbuf *b, const uint8_t *src, size_t nchars) {
 }
 
 void fb_strbuf_grouped(struct fb_strbuf *b, uint64_t v, char sep) {
-  char out[32];
-  size_t o = sizeof(out), digits = 0;
+  char digits[24], *p = fb_strbuf_room(b, 32);
+  size_t n, head;
 
-  do {
-    if (digits > 0 && digits % 3 == 0 && sep)
-      out[--o] = sep;
-    out[--o] = (char)('0' + v % 10);
-    v /= 10;
-    digits++;
-  } while (v);
-  fb_strbuf_add(b, out + o, sizeof(out) - o);
+  if (p == NULL)
+    return;
+  n = fb_fmt_u64(digits, v);
+  if (!sep || n <= 3) {
+    memcpy(p, digits, 8); /* fb_fmt_u64 wrote at least 8 bytes */
+    fb_strbuf_commit(b, p + n);
+    return;
+  }
+  head = (n - 1) % 3 + 1; /* 1-3 digits before the first separator */
+  memcpy(p, digits, 4);
+  p += head;
+  for (size_t i = head; i < n; i += 3) { /* each later group: sep and 3 digits */
+    p[0] = sep;
+    memcpy(p + 1, digits + i, 3);
+    p += 4;
+  }
+  fb_strbuf_commit(b, p);
 }

@@ -1,5 +1,5 @@
 /* bench_pml - in-process timings for bench/pml, free of process start-up:
- *   bench_pml [-n RUNS] FILE.pml...
+ *   bench_pml [-n RUNS] [-m MEASURE] FILE.pml...
  * For each file, the median CPU time (CLOCK_PROCESS_CPUTIME_ID) of
  *   read:  read() of the whole file in 128 KiB blocks (cat's work, without
  *          cat's process start-up)
@@ -8,7 +8,9 @@
  *          (fltblame pml --csv --columns all)
  *   csv7:  the same with Procmon's seven default columns (fltblame pml --csv)
  * One line per file: "FILE EVENTS READ_S CHECK_S CSV27_S CSV7_S".
- * Start-up weighs heavily on whole processes for the corpus's small captures
+ * -m read|check|csv27|csv7 runs only that measure (the others print 0), for
+ * a profiler; -c COLUMNS makes csv27 write those columns instead of all.  * Start-up weighs heavily on whole
+ * processes for the corpus's small captures
  * (~5 ms for fltblame, ~2.5 ms for cat, as long as reading 10-25 MB), and
  * subtracting a separately measured start-up leaves mostly noise; bench/pml
  * times the whole commands too. */
@@ -71,7 +73,7 @@ static int run_check(const char *path, uint64_t *events) {
   return sum == UINT64_MAX ? -1 : 0;
 }
 
-static int run_csv(const char *path, const char *columns, int null_fd) {
+static int run_csv(const char *path, const char *columns, int null_fd, uint64_t *events) {
   struct pml_csv_options opt;
   struct pml_file *f;
   struct pml_csv *csv;
@@ -86,6 +88,7 @@ static int run_csv(const char *path, const char *columns, int null_fd) {
     return -1;
   if (pml_open(&f, path, &err) < 0)
     return -1;
+  *events = pml_header(f)->event_count;
   csv = pml_csv_new(f, &opt);
   fb_strbuf_init(&out);
   pml_csv_header(csv, &out);
@@ -108,15 +111,16 @@ static int run_csv(const char *path, const char *columns, int null_fd) {
 }
 
 /* Median CPU seconds of runs of one measure (0 read, 1 check, 2 csv27, 3 csv7). */
-static double median_of(int what, const char *path, int runs, int null_fd, uint64_t *events) {
+static double median_of(int what, const char *path, const char *columns, int runs, int null_fd,
+                        uint64_t *events) {
   double t[MAX_RUNS];
 
   for (int r = 0; r < runs; r++) {
     double t0 = cpu_now();
     int rc = what == 0   ? run_read(path)
              : what == 1 ? run_check(path, events)
-             : what == 2 ? run_csv(path, "all", null_fd)
-                         : run_csv(path, NULL, null_fd);
+             : what == 2 ? run_csv(path, columns, null_fd, events)
+                         : run_csv(path, NULL, null_fd, events);
     t[r] = cpu_now() - t0;
     if (rc < 0) {
       fprintf(stderr, "bench_pml: %s: measure %d failed\n", path, what);
@@ -128,14 +132,28 @@ static double median_of(int what, const char *path, int runs, int null_fd, uint6
 }
 
 int main(int argc, char **argv) {
-  int runs = 11, i0 = 1, null_fd = open("/dev/null", O_WRONLY);
+  static const char *const measures[] = {"read", "check", "csv27", "csv7"};
+  const char *columns = "all";
+  int runs = 11, i0 = 1, only = -1, null_fd = open("/dev/null", O_WRONLY);
 
-  if (argc > 2 && !strcmp(argv[1], "-n")) {
-    runs = atoi(argv[2]);
-    i0 = 3;
+  while (i0 + 1 < argc && argv[i0][0] == '-') {
+    if (!strcmp(argv[i0], "-n"))
+      runs = atoi(argv[i0 + 1]);
+    else if (!strcmp(argv[i0], "-c"))
+      columns = argv[i0 + 1];
+    else if (!strcmp(argv[i0], "-m")) {
+      for (int w = 0; w < 4; w++)
+        if (!strcmp(argv[i0 + 1], measures[w]))
+          only = w;
+      if (only < 0)
+        runs = 0; /* unknown measure: usage */
+    } else
+      break;
+    i0 += 2;
   }
   if (runs < 1 || runs > MAX_RUNS || null_fd < 0 || i0 >= argc) {
-    fprintf(stderr, "usage: bench_pml [-n RUNS (1-%d)] FILE.pml...\n", MAX_RUNS);
+    fprintf(stderr, "usage: bench_pml [-n RUNS (1-%d)] [-m read|check|csv27|csv7] [-c COLUMNS] FILE.pml...\n",
+            MAX_RUNS);
     return 2;
   }
   for (int a = i0; a < argc; a++) {
@@ -143,7 +161,7 @@ int main(int argc, char **argv) {
     double m[4];
     run_read(argv[a]); /* page cache warm */
     for (int w = 0; w < 4; w++)
-      m[w] = median_of(w, argv[a], runs, null_fd, &events);
+      m[w] = only < 0 || only == w ? median_of(w, argv[a], columns, runs, null_fd, &events) : 0;
     printf("%s %llu %.6f %.6f %.6f %.6f\n", argv[a], (unsigned long long)events, m[0], m[1], m[2], m[3]);
     fflush(stdout);
   }

@@ -157,13 +157,46 @@ START_TEST(strbuf_formats_numbers) {
   /* decimals on both sides of the eight-digit fast path */
   fb_strbuf_reset(&b);
   {
-    static const uint64_t vs[] = {7, 10, 4242, 10000000, 99999999, 100000000, 1234567890123ULL};
+    static const uint64_t vs[] = {7,
+                                  10,
+                                  4242,
+                                  10000000,
+                                  99999999,
+                                  100000000,
+                                  1234567890123ULL,
+                                  9999999999999999ULL,
+                                  10000000000000000ULL,
+                                  10000000000000000000ULL};
     for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
       fb_strbuf_u64(&b, vs[i]);
       fb_strbuf_putc(&b, ' ');
     }
   }
-  ck_assert_str_eq(b.s, "7 10 4242 10000000 99999999 100000000 1234567890123 ");
+  ck_assert_str_eq(b.s, "7 10 4242 10000000 99999999 100000000 1234567890123 9999999999999999 "
+                        "10000000000000000 10000000000000000000 ");
+  /* grouped numbers at every digit count, against a grouping done by hand */
+  for (uint64_t v = 0, step = 1; step != 0 && v <= UINT64_MAX / 10; step *= 10, v = v * 10 + 9) {
+    uint64_t tries[] = {v, step, v + 1};
+    for (size_t t = 0; t < 3; t++) {
+      char digits[24], want[40];
+      int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)tries[t]), w = 0;
+      for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+          want[w++] = ',';
+        want[w++] = digits[i];
+      }
+      want[w] = '\0';
+      fb_strbuf_reset(&b);
+      fb_strbuf_grouped(&b, tries[t], ',');
+      ck_assert_str_eq(b.s, want);
+    }
+  }
+  fb_strbuf_reset(&b);
+  fb_strbuf_grouped(&b, UINT64_MAX, '.');
+  ck_assert_str_eq(b.s, "18.446.744.073.709.551.615");
+  fb_strbuf_reset(&b);
+  fb_strbuf_grouped(&b, 1234567, '\0'); /* no separator */
+  ck_assert_str_eq(b.s, "1234567");
   /* printf formats in place when it fits, and grows when it does not */
   fb_strbuf_reset(&b);
   for (int i = 0; i < 100; i++)
