@@ -545,16 +545,17 @@ static void put_result(struct pml_csv *c, uint32_t status, struct fb_strbuf *out
 
 /* One of the event's own columns (process columns are cached runs in a
  * row, process_field in pml_csv_field). Inlined into the row loop: a call
- * per column cost more than most columns' own work. */
-static inline __attribute__((always_inline)) void field(struct pml_csv *c, const struct pml_event *ev,
-                                                        const struct pml_front *fr, int column,
-                                                        struct fb_strbuf *out) {
+ * per column cost more than most columns' own work. Returns 0 when the text
+ * is known to hold no '"', so the escaping pass can be skipped. */
+static inline __attribute__((always_inline)) int field(struct pml_csv *c, const struct pml_event *ev,
+                                                       const struct pml_front *fr, int column,
+                                                       struct fb_strbuf *out) {
   int pending = ev->result == 0x103;
 
   switch (column) {
   case PML_COL_TIME_OF_DAY: pml_csv_time_of_day(c, ev->time, out); break;
   case PML_COL_OPERATION: pml_front_operation(ev, fr, &c->render, out); break;
-  case PML_COL_PATH: pml_front_path(c->file, ev, fr, out); break;
+  case PML_COL_PATH: return pml_front_path(c->file, ev, fr, out);
   case PML_COL_RESULT: put_result(c, ev->result, out); break;
   case PML_COL_DETAIL: pml_front_detail(c->file, ev, fr, &c->render, out); break;
   case PML_COL_DATE_TIME: pml_csv_date_time(c, ev->time, out); break;
@@ -587,6 +588,7 @@ static inline __attribute__((always_inline)) void field(struct pml_csv *c, const
     break;
   default: break;
   }
+  return 1;
 }
 
 void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, struct fb_strbuf *out) {
@@ -597,7 +599,7 @@ void pml_csv_field(struct pml_csv *c, const struct pml_event *ev, int column, st
     return;
   }
   pml_front_parse(c->file, ev, &fr);
-  field(c, ev, &fr, column, out);
+  (void)field(c, ev, &fr, column, out);
 }
 
 /* Double every quote in out[start..]: Procmon's CSV escaping. */
@@ -715,8 +717,7 @@ void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf
       continue;
     }
     start = out->len;
-    field(c, ev, &fr, st->column, out);
-    if (st->escape)
+    if (field(c, ev, &fr, st->column, out) && st->escape)
       escape_from(out, start);
     fb_strbuf_add(out, st->trailer, 3);
   }

@@ -163,19 +163,19 @@ static void fs_dir_filter(const struct pml_fs *fs, struct pml_dstr *s) {
   pml_dstr_take(&c, info, s);
 }
 
-void pml_fs_path(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out) {
+int pml_fs_path(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out) {
   size_t start = out->len;
   struct pml_dstr filter;
+  int quote = pml_put_dstr(out, &fs->path);
 
-  pml_put_dstr(out, &fs->path);
   if (!is_query_directory(ev, fs))
-    return;
+    return quote;
   fs_dir_filter(fs, &filter);
   if (!filter.nchars)
-    return;
+    return quote;
   if (out->len == start || out->s[out->len - 1] != '\\')
     fb_strbuf_putc(out, '\\');
-  pml_put_dstr(out, &filter);
+  return pml_put_dstr(out, &filter) | quote;
 }
 
 /* ---- CreateFile ---- */

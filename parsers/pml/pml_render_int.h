@@ -37,7 +37,9 @@ static inline uint32_t pml_dstr_count(uint16_t info) {
 /* Take the characters announced by info from c; a string cut by the end of
  * the block keeps the whole characters that are there. */
 void pml_dstr_take(struct fb_cursor *c, uint16_t info, struct pml_dstr *s);
-void pml_put_dstr(struct fb_strbuf *b, const struct pml_dstr *s);
+/* Append s as UTF-8. Returns 0 when the text it added holds no '"' (the CSV
+ * writer then skips its escaping pass), 1 when it may. */
+int pml_put_dstr(struct fb_strbuf *b, const struct pml_dstr *s);
 /* nbytes of UTF-16LE (odd byte dropped), stopping at a NUL. */
 void pml_put_utf16z(struct fb_strbuf *b, const uint8_t *p, size_t nbytes);
 
@@ -107,7 +109,7 @@ unsigned pml_ptr_size(const struct pml_file *f);
 
 /* Per class renderers (pml_render_fs.c, pml_render_reg.c, pml_render_proc.c). */
 void pml_fs_operation(const struct pml_event *ev, const struct pml_fs *fs, int modern, struct fb_strbuf *out);
-void pml_fs_path(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out);
+int pml_fs_path(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out);
 void pml_fs_detail(const struct pml_file *f, const struct pml_event *ev, const struct pml_fs *fs,
                    struct pml_dw *w);
 void pml_fs_category(const struct pml_event *ev, const struct pml_fs *fs, struct fb_strbuf *out);
@@ -121,7 +123,7 @@ struct pml_reg {
   struct fb_cursor rest;      /* after the path(s): SetValue / SetInfoKey data */
 };
 void pml_reg_parse(const struct pml_event *ev, struct pml_reg *v);
-void pml_reg_path(const struct pml_reg *v, struct fb_strbuf *out);
+int pml_reg_path(const struct pml_reg *v, struct fb_strbuf *out);
 void pml_reg_detail(const struct pml_event *ev, const struct pml_reg *v, struct pml_dw *w);
 void pml_reg_category(const struct pml_event *ev, struct fb_strbuf *out);
 
@@ -145,8 +147,9 @@ struct pml_front {
 void pml_front_parse(const struct pml_file *f, const struct pml_event *ev, struct pml_front *fr);
 void pml_front_operation(const struct pml_event *ev, const struct pml_front *fr,
                          const struct pml_render_opts *o, struct fb_strbuf *out);
-void pml_front_path(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
-                    struct fb_strbuf *out);
+/* The Path column; returns as pml_put_dstr does (0: no '"' added). */
+int pml_front_path(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
+                   struct fb_strbuf *out);
 void pml_front_detail(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
                       const struct pml_render_opts *o, struct fb_strbuf *out);
 void pml_front_category(const struct pml_event *ev, const struct pml_front *fr, struct fb_strbuf *out);

@@ -79,8 +79,8 @@ void pml_reg_parse(const struct pml_event *ev, struct pml_reg *v) {
   v->rest = c;
 }
 
-void pml_reg_path(const struct pml_reg *v, struct fb_strbuf *out) {
-  pml_put_dstr(out, &v->path);
+int pml_reg_path(const struct pml_reg *v, struct fb_strbuf *out) {
+  return pml_put_dstr(out, &v->path);
 }
 
 static const struct pml_flag reg_access[] = {

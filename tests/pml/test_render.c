@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "parsers/pml/pml.h"
+#include "parsers/pml/pml_render_int.h"
 #include "parsers/strbuf.h"
 #include "tests/testutil.h"
 
@@ -315,6 +316,55 @@ START_TEST(handmade_read_file) {
 }
 END_TEST
 
+/* ASCII (Latin-1) strings at every length around the 8- and 16-byte steps,
+ * with a '"' or a byte >= 0x80 at every position: the UTF-8 text, and
+ * whether a quote was reported (the CSV writer skips escaping on 0). The
+ * input is a heap block of exactly n bytes, so a read past it trips ASan. */
+START_TEST(ascii_strings) {
+  struct fb_strbuf b;
+
+  fb_strbuf_init(&b);
+  for (size_t n = 0; n <= 50; n++) {
+    for (size_t at = 0; at <= n; at++) { /* at == n: a plain string */
+      for (int kind = 0; kind < 3; kind++) {
+        uint8_t *in = malloc(n ? n : 1);
+        char want[128];
+        size_t w = 0;
+        int quotes = 0;
+        struct pml_dstr d;
+        ck_assert_ptr_nonnull(in);
+        for (size_t i = 0; i < n; i++)
+          in[i] = (uint8_t)('a' + i % 26);
+        if (at < n)
+          in[at] = kind == 0 ? '"' : kind == 1 ? 0xE9 : 0xFF;
+        if (at + 3 < n && kind == 1)
+          in[at + 3] = '"'; /* a quote after the high byte */
+        for (size_t i = 0; i < n; i++) {
+          if (in[i] >= 0x80) {
+            want[w++] = (char)(0xC0 | (in[i] >> 6));
+            want[w++] = (char)(0x80 | (in[i] & 0x3F));
+          } else {
+            want[w++] = (char)in[i];
+            quotes += in[i] == '"';
+          }
+        }
+        want[w] = '\0';
+        d.p = in;
+        d.nchars = (uint32_t)n;
+        d.ascii = 1;
+        fb_strbuf_reset(&b);
+        fb_strbuf_add(&b, "x", 1); /* an odd start */
+        ck_assert_int_eq(pml_put_dstr(&b, &d), quotes > 0);
+        ck_assert_uint_eq(b.len, w + 1);
+        ck_assert_str_eq(b.s + 1, want);
+        free(in);
+      }
+    }
+  }
+  fb_strbuf_free(&b);
+}
+END_TEST
+
 START_TEST(damaged_blocks) {
   /* every prefix of a real-looking block of every class and operation must
    * render without reading outside it (ASan checks), and a path announced
@@ -529,6 +579,7 @@ static Suite *suite(void) {
   tcase_add_test(t, network_events);
   tcase_add_test(t, result_names);
   tcase_add_test(t, handmade_read_file);
+  tcase_add_test(t, ascii_strings);
   tcase_add_test(t, damaged_blocks);
   suite_add_tcase(s, t);
   tcase_add_test(c, agree_1709_mixed);
