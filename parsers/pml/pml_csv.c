@@ -30,6 +30,7 @@ struct pml_csv {
   uint64_t first_time; /* Relative Time counts from the first event */
   struct fb_strbuf field;
   struct pml_render_opts render; /* locale, offset and Procmon version for Operation and Detail */
+  char decimal_sep;              /* of the seconds' fractions: '.' or ',' */
   /* Zone offset cache: events come in time order, so one minute's offset
    * serves many rows (zone offsets change on minute boundaries). */
   int64_t cached_minute;
@@ -59,10 +60,14 @@ struct pml_csv {
     int run;             /* run number, or -1 for an event column */
     int column;          /* an event column's PML_COL_* */
     int escape;          /* the column's text may hold a quote */
-    const char *trailer; /* what ends it: "\",\"" or "\"\r\n" (3 bytes) */
+    const char *trailer; /* what ends it: "\",\"" or "\"\r\n" (3 bytes and a NUL) */
   } plan[PML_COL_COUNT * 2];
   int nsteps, nruns;
   struct fb_strbuf proc_text;
+  /* The TID column's digits for the last thread seen (tid_len 0 = none). */
+  uint32_t tid;
+  uint8_t tid_len;
+  char tid_text[24];
   /* The Result text of the last failed status (failures come in runs). */
   uint32_t last_status;
   struct fb_strbuf last_result;
@@ -254,6 +259,7 @@ struct pml_csv *pml_csv_new(struct pml_file *f, const struct pml_csv_options *o)
    * when it exports; for a zone name we take the offset at the first event
    * (the export time is not in the file). */
   c->render.locale = o->locale == PML_LOCALE_ES_ES ? PML_RENDER_ES_ES : PML_RENDER_EN_US;
+  c->decimal_sep = o->locale == PML_LOCALE_ES_ES ? ',' : '.';
   c->render.procmon = o->procmon;
   c->render.utc_offset = zone_offset(c, (int64_t)(c->first_time / TICKS_PER_SECOND) -
                                             (int64_t)(FILETIME_UNIX_EPOCH / TICKS_PER_SECOND));
@@ -388,11 +394,7 @@ static inline const struct second_cache *second_text(struct pml_csv *c, uint64_t
   return second_fill(c, second);
 }
 
-static char decimal_sep(const struct pml_csv *c) {
-  return c->opt.locale == PML_LOCALE_ES_ES ? ',' : '.';
-}
-
-void pml_csv_time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+static inline void time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
   const struct second_cache *e = second_text(c, filetime);
   char *p = fb_strbuf_room(out, 40);
 
@@ -400,16 +402,28 @@ void pml_csv_time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf 
     return;
   memcpy(p, e->clock, sizeof(e->clock)); /* clock_len <= 8: "12:59:59" */
   p += e->clock_len;
-  fmt_fraction(p, decimal_sep(c), filetime % TICKS_PER_SECOND);
+  fmt_fraction(p, c->decimal_sep, filetime % TICKS_PER_SECOND);
   p += 8;
   memcpy(p, e->suffix, sizeof(e->suffix));
   fb_strbuf_commit(out, p + e->suffix_len);
 }
 
-void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+static inline void date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
   const struct second_cache *e = second_text(c, filetime);
+  char *p = fb_strbuf_room(out, sizeof(e->date_time));
 
-  fb_strbuf_add(out, e->date_time, e->date_time_len);
+  if (p != NULL) { /* the whole array: a fixed-size copy needs no call */
+    memcpy(p, e->date_time, sizeof(e->date_time));
+    fb_strbuf_commit(out, p + e->date_time_len);
+  }
+}
+
+void pml_csv_time_of_day(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+  time_of_day(c, filetime, out);
+}
+
+void pml_csv_date_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+  date_time(c, filetime, out);
 }
 
 /* HH:MM:SS.fffffff since the first event. */
@@ -445,7 +459,7 @@ static void relative_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf
     relative_clock(c, d / TICKS_PER_SECOND, negative); /* events come in time order: once a second */
   memcpy(p, c->rel_text, sizeof(c->rel_text));
   p += c->rel_len;
-  fmt_fraction(p, decimal_sep(c), d % TICKS_PER_SECOND);
+  fmt_fraction(p, c->decimal_sep, d % TICKS_PER_SECOND);
   fb_strbuf_commit(out, p + 8);
 }
 
@@ -459,7 +473,7 @@ static void duration(struct pml_csv *c, uint64_t ticks, struct fb_strbuf *out) {
     *p++ = '0';
   else
     p += fb_fmt_u64(p, ticks / TICKS_PER_SECOND);
-  fmt_fraction(p, decimal_sep(c), ticks % TICKS_PER_SECOND);
+  fmt_fraction(p, c->decimal_sep, ticks % TICKS_PER_SECOND);
   fb_strbuf_commit(out, p + 8);
 }
 
@@ -543,6 +557,27 @@ static void put_result(struct pml_csv *c, uint32_t status, struct fb_strbuf *out
   fb_strbuf_add(out, c->last_result.s ? c->last_result.s : "", c->last_result.len);
 }
 
+static inline void put_class(uint32_t event_class, struct fb_strbuf *out) {
+  size_t n;
+  const char *name = pml_class_name_n(event_class, &n);
+
+  fb_strbuf_add(out, name, n);
+}
+
+/* TID: a thread's events come in runs, so the last one's digits serve again. */
+static inline void put_tid(struct pml_csv *c, uint32_t tid, struct fb_strbuf *out) {
+  char *p = fb_strbuf_room(out, 24);
+
+  if (p == NULL)
+    return;
+  if (tid != c->tid || c->tid_len == 0) {
+    c->tid = tid;
+    c->tid_len = (uint8_t)fb_fmt_u64(c->tid_text, tid); /* at most 10 digits */
+  }
+  memcpy(p, c->tid_text, 16);
+  fb_strbuf_commit(out, p + c->tid_len);
+}
+
 /* One of the event's own columns (process columns are cached runs in a
  * row, process_field in pml_csv_field). Inlined into the row loop: a call
  * per column cost more than most columns' own work. Returns 0 when the text
@@ -553,12 +588,12 @@ static inline __attribute__((always_inline)) int field(struct pml_csv *c, const 
   int pending = ev->result == 0x103;
 
   switch (column) {
-  case PML_COL_TIME_OF_DAY: pml_csv_time_of_day(c, ev->time, out); break;
+  case PML_COL_TIME_OF_DAY: time_of_day(c, ev->time, out); break;
   case PML_COL_OPERATION: pml_front_operation(ev, fr, &c->render, out); break;
   case PML_COL_PATH: return pml_front_path(c->file, ev, fr, out);
   case PML_COL_RESULT: put_result(c, ev->result, out); break;
   case PML_COL_DETAIL: pml_front_detail(c->file, ev, fr, &c->render, out); break;
-  case PML_COL_DATE_TIME: pml_csv_date_time(c, ev->time, out); break;
+  case PML_COL_DATE_TIME: date_time(c, ev->time, out); break;
   case PML_COL_RELATIVE_TIME: relative_time(c, ev->time, out); break;
   case PML_COL_DURATION:
     if (!pending)
@@ -566,10 +601,10 @@ static inline __attribute__((always_inline)) int field(struct pml_csv *c, const 
     break;
   case PML_COL_COMPLETION_TIME:
     if (!pending)
-      pml_csv_time_of_day(c, ev->time + ev->duration, out);
+      time_of_day(c, ev->time + ev->duration, out);
     break;
-  case PML_COL_EVENT_CLASS: put_str(out, pml_class_name(ev->event_class)); break;
-  case PML_COL_TID: fb_strbuf_u64(out, ev->tid); break;
+  case PML_COL_EVENT_CLASS: put_class(ev->event_class, out); break;
+  case PML_COL_TID: put_tid(c, ev->tid, out); break;
   case PML_COL_CATEGORY: pml_front_category(ev, fr, out); break;
   case PML_COL_STACK:
     for (uint32_t i = 0; i < ev->stack_depth; i++) {
@@ -698,6 +733,16 @@ static void put_process_run(struct pml_csv *c, const struct pml_process *p, cons
   fb_strbuf_add(out, c->proc_text.s + span[0], span[1] - 1);
 }
 
+/* A step's 3-byte trailer and the NUL after it in one 4-byte move. */
+static inline void put_trailer(struct fb_strbuf *out, const char *t) {
+  if (out->cap - out->len > 4) {
+    memcpy(out->s + out->len, t, 4);
+    out->len += 3;
+  } else {
+    fb_strbuf_add(out, t, 3);
+  }
+}
+
 /* A row: an opening quote, then each step's text and trailer (the cached
  * runs carry theirs). */
 void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf *out) {
@@ -719,6 +764,6 @@ void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf
     start = out->len;
     if (field(c, ev, &fr, st->column, out) && st->escape)
       escape_from(out, start);
-    fb_strbuf_add(out, st->trailer, 3);
+    put_trailer(out, st->trailer);
   }
 }

@@ -264,10 +264,21 @@ uint32_t pml_put_flags(struct fb_strbuf *b, uint32_t v, const struct pml_flag *t
 
 /* ---- the public API (pml.h) ---- */
 
+const char *pml_class_name_n(uint32_t event_class, size_t *n) {
+  static const struct {
+    const char *s;
+    size_t n;
+  } names[] = {{"Unknown", 7},      {"Process", 7},   {"Registry", 8},
+               {"File System", 11}, {"Profiling", 9}, {"Network", 7}};
+  uint32_t i = event_class < 6 ? event_class : 0;
+
+  *n = names[i].n;
+  return names[i].s;
+}
+
 const char *pml_class_name(uint32_t event_class) {
-  static const char *const names[] = {"Unknown",     "Process",   "Registry",
-                                      "File System", "Profiling", "Network"};
-  return event_class < 6 ? names[event_class] : "Unknown";
+  size_t n;
+  return pml_class_name_n(event_class, &n);
 }
 
 static const char *const process_ops[] = {

@@ -106,6 +106,8 @@ uint32_t pml_fs_b32(const struct pml_fs *fs, size_t x86, size_t x64);
 uint64_t pml_fs_b64(const struct pml_fs *fs, size_t x86, size_t x64);
 
 unsigned pml_ptr_size(const struct pml_file *f);
+/* pml_class_name with its length, for the CSV writer. */
+const char *pml_class_name_n(uint32_t event_class, size_t *n);
 
 /* Per class renderers (pml_render_fs.c, pml_render_reg.c, pml_render_proc.c). */
 void pml_fs_operation(const struct pml_event *ev, const struct pml_fs *fs, int modern, struct fb_strbuf *out);
