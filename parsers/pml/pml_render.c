@@ -125,20 +125,6 @@ void pml_put_utf16z(struct fb_strbuf *b, const uint8_t *p, size_t nbytes) {
   fb_strbuf_utf16(b, p, n);
 }
 
-void pml_field_n(struct pml_dw *w, const char *name, size_t n) {
-  char *p = fb_strbuf_room(w->b, n + 4);
-
-  if (p == NULL)
-    return;
-  if (w->fields++ > 0) { /* ", Name: " */
-    memcpy(p, ", ", 2);
-    p += 2;
-  }
-  memcpy(p, name, n);
-  memcpy(p + n, ": ", 2);
-  fb_strbuf_commit(w->b, p + n + 2);
-}
-
 static int is_es(const struct pml_dw *w) {
   return w->o && w->o->locale == PML_RENDER_ES_ES;
 }

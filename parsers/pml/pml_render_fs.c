@@ -466,11 +466,19 @@ static void fs_query_directory_detail(const struct pml_event *ev, const struct p
 
 static void fs_put_control(struct fb_strbuf *b, uint32_t code) {
   const char *name = pml_name_find(pml_ioctl_names, pml_ioctl_names_count, code);
-  if (name)
+
+  if (name) {
     fb_strbuf_puts(b, name);
-  else
-    fb_strbuf_printf(b, "0x%x (Device:0x%x Function:%u Method: %u)", code, code >> 16, (code >> 2) & 0xFFF,
-                     code & 3);
+  } else { /* "0x%x (Device:0x%x Function:%u Method: %u)", without printf: common on some captures */
+    fb_strbuf_0x(b, code);
+    fb_strbuf_add(b, " (Device:", 9);
+    fb_strbuf_0x(b, code >> 16);
+    fb_strbuf_add(b, " Function:", 10);
+    fb_strbuf_u64(b, (code >> 2) & 0xFFF);
+    fb_strbuf_add(b, " Method: ", 9);
+    fb_strbuf_u64(b, code & 3);
+    fb_strbuf_add(b, ")", 1);
+  }
 }
 
 static void fs_control_detail(const struct pml_event *ev, const struct pml_fs *fs, struct pml_dw *w) {
