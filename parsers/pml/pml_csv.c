@@ -448,7 +448,8 @@ static void relative_clock(struct pml_csv *c, uint64_t second, int negative) {
   c->rel_negative = negative;
 }
 
-static void relative_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf *out) {
+static inline __attribute__((always_inline)) void relative_time(struct pml_csv *c, uint64_t filetime,
+                                                                struct fb_strbuf *out) {
   int negative = filetime < c->first_time;
   uint64_t d = negative ? c->first_time - filetime : filetime - c->first_time;
   char *p = fb_strbuf_room(out, sizeof(c->rel_text) + 16);
@@ -464,7 +465,8 @@ static void relative_time(struct pml_csv *c, uint64_t filetime, struct fb_strbuf
 }
 
 /* Seconds with 7 decimals: 0.0000074. */
-static void duration(struct pml_csv *c, uint64_t ticks, struct fb_strbuf *out) {
+static inline __attribute__((always_inline)) void duration(struct pml_csv *c, uint64_t ticks,
+                                                           struct fb_strbuf *out) {
   char *p = fb_strbuf_room(out, 40);
 
   if (p == NULL)
