@@ -64,6 +64,14 @@ struct pml_csv {
   } plan[PML_COL_COUNT * 2];
   int nsteps, nruns;
   struct fb_strbuf proc_text;
+  /* Operation texts by pml_front_operation_key, direct-mapped (len 0 =
+   * empty; a text too long for an entry is not kept). */
+  struct op_entry {
+    uint64_t key;
+    uint8_t len;
+    char text[63];
+  } ops[64];
+  struct fb_strbuf op_scratch;
   /* The TID column's digits for the last thread seen (tid_len 0 = none). */
   uint32_t tid;
   uint8_t tid_len;
@@ -241,6 +249,7 @@ struct pml_csv *pml_csv_new(struct pml_file *f, const struct pml_csv_options *o)
   c->seconds[0].second = c->seconds[1].second = -1;
   fb_strbuf_init(&c->field);
   fb_strbuf_init(&c->proc_text);
+  fb_strbuf_init(&c->op_scratch);
   plan_make(c);
   c->first_process = pml_process_at(f, 0);
   c->process_count = pml_process_count(f);
@@ -272,6 +281,7 @@ void pml_csv_free(struct pml_csv *c) {
   fb_strbuf_free(&c->field);
   fb_strbuf_free(&c->proc_text);
   fb_strbuf_free(&c->last_result);
+  fb_strbuf_free(&c->op_scratch);
   free(c->proc_span);
   free(c);
 }
@@ -580,6 +590,31 @@ static inline void put_tid(struct pml_csv *c, uint32_t tid, struct fb_strbuf *ou
   fb_strbuf_commit(out, p + c->tid_len);
 }
 
+/* Operation: a few dozen texts serve a whole capture; each is made once. */
+static inline void put_operation(struct pml_csv *c, const struct pml_event *ev, const struct pml_front *fr,
+                                 struct fb_strbuf *out) {
+  uint64_t key = pml_front_operation_key(ev, fr);
+  struct op_entry *e = &c->ops[(key ^ key >> 16 ^ key >> 29) & 63];
+  char *p;
+
+  if (e->len == 0 || e->key != key) {
+    fb_strbuf_reset(&c->op_scratch);
+    pml_front_operation(ev, fr, &c->render, &c->op_scratch);
+    if (c->op_scratch.oom || c->op_scratch.len == 0 || c->op_scratch.len >= sizeof(e->text)) {
+      if (c->op_scratch.len > 0) /* not kept */
+        fb_strbuf_add(out, c->op_scratch.s, c->op_scratch.len);
+      return;
+    }
+    e->key = key;
+    e->len = (uint8_t)c->op_scratch.len;
+    memcpy(e->text, c->op_scratch.s, e->len);
+  }
+  if ((p = fb_strbuf_room(out, sizeof(e->text))) != NULL) {
+    memcpy(p, e->text, sizeof(e->text));
+    fb_strbuf_commit(out, p + e->len);
+  }
+}
+
 /* One of the event's own columns (process columns are cached runs in a
  * row, process_field in pml_csv_field). Inlined into the row loop: a call
  * per column cost more than most columns' own work. Returns 0 when the text
@@ -591,7 +626,7 @@ static inline __attribute__((always_inline)) int field(struct pml_csv *c, const 
 
   switch (column) {
   case PML_COL_TIME_OF_DAY: time_of_day(c, ev->time, out); break;
-  case PML_COL_OPERATION: pml_front_operation(ev, fr, &c->render, out); break;
+  case PML_COL_OPERATION: put_operation(c, ev, fr, out); break;
   case PML_COL_PATH: return pml_front_path(c->file, ev, fr, out);
   case PML_COL_RESULT: put_result(c, ev->result, out); break;
   case PML_COL_DETAIL: pml_front_detail(c->file, ev, fr, &c->render, out); break;

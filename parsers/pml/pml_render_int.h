@@ -162,6 +162,15 @@ struct pml_front {
 void pml_front_parse(const struct pml_file *f, const struct pml_event *ev, struct pml_front *fr);
 void pml_front_operation(const struct pml_event *ev, const struct pml_front *fr,
                          const struct pml_render_opts *o, struct fb_strbuf *out);
+/* What the Operation text depends on besides the options: two events with
+ * the same key get the same text, so a writer may reuse it. The class, the
+ * operation, and File System's sub-operation or Network's protocol. */
+static inline uint64_t pml_front_operation_key(const struct pml_event *ev, const struct pml_front *fr) {
+  uint64_t extra = ev->event_class == PML_CLASS_FILE_SYSTEM ? fr->u.fs.subop
+                   : ev->event_class == PML_CLASS_NETWORK   ? (uint64_t)pml_net_is_tcp(ev)
+                                                            : 0;
+  return (uint64_t)ev->event_class << 32 | (uint64_t)ev->operation << 16 | extra;
+}
 /* The Path column; returns as pml_put_dstr does (0: no '"' added). */
 int pml_front_path(const struct pml_file *f, const struct pml_event *ev, const struct pml_front *fr,
                    struct fb_strbuf *out);
