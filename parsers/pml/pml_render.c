@@ -237,7 +237,7 @@ void pml_put_access(struct fb_strbuf *b, uint32_t mask, const uint32_t generic[4
 uint32_t pml_put_flags(struct fb_strbuf *b, uint32_t v, const struct pml_flag *t, size_t n, const char *sep) {
   int any = 0;
 
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && v != 0; i++) { /* once every bit is named, none can match */
     if (t[i].mask && (v & t[i].mask) == t[i].mask) {
       if (any++)
         fb_strbuf_puts(b, sep);
