@@ -429,7 +429,11 @@ static void read_modules(struct pml_file *f, const uint8_t *p, uint32_t n, struc
     m->company = table_string(f, q + ptr + 12);
     m->description = table_string(f, q + ptr + 16);
   }
-  qsort(out, n, sizeof(*out), module_cmp);
+  for (uint32_t i = 1; i < n; i++)
+    if (out[i].base < out[i - 1].base) {
+      qsort(out, n, sizeof(*out), module_cmp);
+      break;
+    }
 }
 
 static int read_processes(struct pml_file *f, struct fb_error *err) {
