@@ -683,7 +683,32 @@ static int event_io_error(struct fb_error *err, uint64_t index, uint64_t at, uin
                       (unsigned long long)n, strerror(errno));
 }
 
-int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, struct fb_error *err) {
+static void event_fill(const struct pml_file *f, struct pml_event *ev, uint64_t index, uint64_t at,
+                       const uint8_t *p, uint64_t extra_rel, uint16_t extra_size) {
+  uint16_t depth = fb_le16(p + 0x28);
+
+  ev->index = index;
+  ev->offset = at;
+  ev->process_index = fb_le32(p);
+  ev->process = process_by_index(f, ev->process_index);
+  ev->tid = fb_le32(p + 0x04);
+  ev->event_class = fb_le32(p + 0x08);
+  ev->operation = fb_le16(p + 0x0C);
+  ev->duration = fb_le64(p + 0x14);
+  ev->time = fb_le64(p + 0x1C);
+  ev->result = fb_le32(p + 0x24);
+  ev->stack_depth = depth;
+  ev->stack = p + PML_EVENT_HEADER_SIZE;
+  ev->detail_size = fb_le32(p + 0x2C);
+  ev->detail = p + PML_EVENT_HEADER_SIZE + (size_t)depth * f->hdr.ptr_size;
+  ev->extra_size = extra_size;
+  ev->extra = extra_rel != 0 ? p + extra_rel + 2 : NULL;
+}
+
+/* Every check, with its error: the events the fast path in pml_event_read
+ * does not take (extra detail, a window refill, bad input, in-place reads). */
+static int __attribute__((noinline))
+event_read_checked(struct pml_file *f, uint64_t index, struct pml_event *ev, struct fb_error *err) {
   const uint8_t *p;
   uint64_t size = f->view.size, entry, at, stack_bytes, extra_rel, len;
   uint32_t detail_size;
@@ -738,22 +763,39 @@ int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, str
     return event_io_error(err, index, at, len);
   if (f->view.map != NULL && p == f->view.data + at)
     f->in_place = 1; /* served from the mapping: see release_behind */
-  ev->index = index;
-  ev->offset = at;
-  ev->process_index = fb_le32(p);
-  ev->process = process_by_index(f, ev->process_index);
-  ev->tid = fb_le32(p + 0x04);
-  ev->event_class = fb_le32(p + 0x08);
-  ev->operation = fb_le16(p + 0x0C);
-  ev->duration = fb_le64(p + 0x14);
-  ev->time = fb_le64(p + 0x1C);
-  ev->result = fb_le32(p + 0x24);
-  ev->stack_depth = depth;
-  ev->stack = p + PML_EVENT_HEADER_SIZE;
-  ev->detail_size = detail_size;
-  ev->detail = p + PML_EVENT_HEADER_SIZE + stack_bytes;
-  ev->extra_size = extra_size;
-  ev->extra = extra_rel != 0 ? p + extra_rel + 2 : NULL;
+  event_fill(f, ev, index, at, p, extra_rel, extra_size);
+  return FB_OK;
+}
+
+/* Most events: offset and bytes already in their windows. The same checks
+ * as event_read_checked, which handles the rest (a window refill, bad
+ * input, reads in place) and reports what is wrong. */
+int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, struct fb_error *err) {
+  const struct fb_window *o = &f->owin, *w = &f->win;
+  uint64_t entry = f->hdr.offsets_array_offset + index * PML_OFFSET_ENTRY, at, len, room, extra_rel;
+  uint16_t extra_size = 0;
+  const uint8_t *p;
+
+  if (index >= f->hdr.event_count || entry < o->off || entry - o->off + PML_OFFSET_ENTRY > o->len ||
+      f->in_place)
+    return event_read_checked(f, index, ev, err);
+  at = fb_le32(o->buf + (entry - o->off));
+  if (at < PML_HEADER_SIZE || at < w->off || at - w->off + PML_EVENT_HEADER_SIZE > w->len)
+    return event_read_checked(f, index, ev, err);
+  p = w->buf + (at - w->off);
+  room = w->len - (at - w->off); /* window bytes from the event on */
+  len = PML_EVENT_HEADER_SIZE + (uint64_t)fb_le16(p + 0x28) * f->hdr.ptr_size + fb_le32(p + 0x2C);
+  extra_rel = fb_le32(p + 0x30);
+  if (extra_rel != 0) {
+    if (extra_rel + 2 > room)
+      return event_read_checked(f, index, ev, err);
+    extra_size = fb_le16(p + extra_rel);
+    if (extra_rel + 2 + extra_size > len)
+      len = extra_rel + 2 + extra_size;
+  }
+  if (len > room)
+    return event_read_checked(f, index, ev, err);
+  event_fill(f, ev, index, at, p, extra_rel, extra_size);
   return FB_OK;
 }
 
