@@ -11,6 +11,9 @@
 #include <zlib.h>
 
 enum { INFLATE_CHUNK = 1 << 20 };
+/* Below this many pages, a block is likely heap memory in use already, and
+ * faulting the rest in one by one costs little more than the system call. */
+enum { PREFAULT_MIN = 8 };
 /* Large enough that a refill is rare per event, small enough to stay in L2
  * while the events in it are decoded. */
 #ifndef FB_WINDOW_SIZE
@@ -239,7 +242,7 @@ void fb_prefault(void *p, size_t n) {
   uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), from = ((uintptr_t)p + page - 1) & ~(page - 1),
             upto = ((uintptr_t)p + n) & ~(page - 1);
 
-  if (upto > from)
+  if (upto > from && upto - from >= PREFAULT_MIN * page)
     madvise((void *)from, upto - from, MADV_POPULATE_WRITE);
 #else
   (void)p;

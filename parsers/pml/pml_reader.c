@@ -45,6 +45,7 @@ struct pml_file {
 
   char *arena; /* UTF-8 text of every string, host and port name */
   size_t arena_used, arena_size;
+  size_t arena_likely; /* what the strings take if they are ASCII (most are) */
   const char **strings;
   uint32_t string_count;
 
@@ -240,6 +241,7 @@ static int read_strings(struct pml_file *f, struct fb_error *err) {
   f->string_count = (uint32_t)count;
   f->strings = calloc(count ? count : 1, sizeof(*f->strings));
   f->arena_size = need + 4096; /* room for host/port names is added later */
+  f->arena_likely = text / 2 + count;
   return FB_OK;
 }
 
@@ -448,6 +450,8 @@ static int read_processes(struct pml_file *f, struct fb_error *err) {
   count = f->proc_count;
   f->procs = calloc(count ? count : 1, sizeof(*f->procs));
   f->modules = calloc(total ? total : 1, sizeof(*f->modules));
+  if (f->modules != NULL) /* fresh memory, all written below (see fb_prefault) */
+    fb_prefault(f->modules, (size_t)total * sizeof(*f->modules));
   if (f->procs == NULL || f->modules == NULL)
     return fb_error_set(err, FB_ENOMEM, base, "cannot allocate %u processes / %llu modules", count,
                         (unsigned long long)total);
@@ -581,6 +585,9 @@ static int open_view(struct pml_file *f, struct fb_error *err) {
     return rc;
   f->arena_size += host_text;
   f->arena = malloc(f->arena_size);
+  if (f->arena != NULL) /* the part the strings will likely fill */
+    fb_prefault(f->arena,
+                f->arena_likely + host_text < f->arena_size ? f->arena_likely + host_text : f->arena_size);
   if (f->arena == NULL || f->strings == NULL)
     return fb_error_set(err, FB_ENOMEM, f->hdr.string_table_offset,
                         "cannot allocate %zu bytes for the strings", f->arena_size);
