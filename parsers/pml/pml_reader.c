@@ -25,6 +25,9 @@ enum {
   PML_EVENT_HEADER_SIZE = 0x34,
   PML_OFFSET_ENTRY = 5,
   PML_KNOWN_VERSION = 9,
+  /* The offsets array is read in blocks of this size (its own window): a
+   * few system calls for a whole capture, few pages to fault in. */
+  OFFSETS_WINDOW = 32 << 10,
 };
 
 struct pml_host {
@@ -122,11 +125,13 @@ static uint64_t table_end(const struct pml_file *f, uint64_t start) {
   return end;
 }
 
-/* Read the table that starts at start into the window (one pread) before
- * decoding it. */
-static int table_load(struct pml_file *f, uint64_t start, struct fb_error *err) {
+/* Read the table that starts at start into window w (one pread, none if it
+ * is there already) before decoding it. The strings and processes go into
+ * the event window; the small hosts table into the offsets window, so that
+ * the string table stays loaded while the hosts are sized. */
+static int table_load(struct pml_file *f, struct fb_window *w, uint64_t start, struct fb_error *err) {
   uint64_t len = start < f->view.size ? table_end(f, start) - start : 0;
-  const uint8_t *p = fb_view_bytes(&f->view, &f->win, start, (size_t)len);
+  const uint8_t *p = fb_view_bytes(&f->view, w, start, (size_t)len);
 
   if (p == NULL)
     return fb_error_set(err, FB_EIO, start, "cannot read %llu bytes: %s", (unsigned long long)len,
@@ -168,7 +173,8 @@ static int read_header(struct pml_file *f, struct fb_error *err) {
   if (size < PML_HEADER_SIZE)
     return fb_error_set(err, FB_ETRUNC, 0, "file is %llu bytes, shorter than the 0x3A8-byte PML header",
                         (unsigned long long)size);
-  if ((d = fb_view_bytes(&f->view, &f->win, 0, PML_HEADER_SIZE)) == NULL)
+  f->owin.cap = OFFSETS_WINDOW;
+  if ((d = fb_view_bytes(&f->view, &f->owin, 0, PML_HEADER_SIZE)) == NULL) /* a small window */
     return fb_error_set(err, FB_EIO, 0, "cannot read the header: %s", strerror(errno));
   if (memcmp(d, "PML_", 4) != 0)
     return fb_error_set(err, FB_EFORMAT, 0, "not a Procmon capture: signature is not 'PML_'");
@@ -210,7 +216,7 @@ static int read_strings(struct pml_file *f, struct fb_error *err) {
 
   if (!fb_span_ok(size, base, 4))
     return fb_error_set(err, FB_ETRUNC, base, "string table count runs past the end of the file");
-  if ((rc = table_load(f, base, err)) < 0)
+  if ((rc = table_load(f, &f->win, base, err)) < 0)
     return rc;
   count = fb_le32(tb(f, base, 4));
   if (!fb_span_ok(size, base + 4, count * 4))
@@ -251,7 +257,7 @@ static int fill_strings(struct pml_file *f, struct fb_error *err) {
   const uint8_t *index;
   int rc;
 
-  if ((rc = table_load(f, base, err)) < 0)
+  if ((rc = table_load(f, &f->win, base, err)) < 0)
     return rc;
   index = tb(f, base + 4, (uint64_t)f->string_count * 4);
 
@@ -280,7 +286,7 @@ static int walk_hosts_ports(struct pml_file *f, int fill, size_t *text, struct f
   *text = 0;
   if (!fb_span_ok(size, at, 4))
     return fb_error_set(err, FB_ETRUNC, at, "hosts table count runs past the end of the file");
-  if ((rc = table_load(f, at, err)) < 0)
+  if ((rc = table_load(f, &f->owin, at, err)) < 0)
     return rc;
   n = fb_le32(tb(f, at, 4));
   if (n > (size - at) / 20)
@@ -385,7 +391,7 @@ static int scan_processes(struct pml_file *f, uint64_t *total_modules, struct fb
   *total_modules = 0;
   if (!fb_span_ok(size, base, 4))
     return fb_error_set(err, FB_ETRUNC, base, "process table count runs past the end of the file");
-  if ((rc = table_load(f, base, err)) < 0)
+  if ((rc = table_load(f, &f->win, base, err)) < 0)
     return rc;
   count = fb_le32(tb(f, base, 4));
   if (!fb_span_ok(size, base + 4, count * 8))
@@ -554,10 +560,6 @@ const char *pml_file_name(const struct pml_file *f) {
 
 /* ---- event offsets ---- */
 
-/* The offsets array is read in blocks of this size (its own window): a few
- * system calls for a whole capture, few pages to fault in. */
-enum { OFFSETS_WINDOW = 32 << 10 };
-
 static int read_offsets(struct pml_file *f, struct fb_error *err) {
   uint64_t at = f->hdr.offsets_array_offset, n = f->hdr.event_count;
 
@@ -568,7 +570,6 @@ static int read_offsets(struct pml_file *f, struct fb_error *err) {
         "file (size 0x%llx)",
         (unsigned long long)n, (unsigned long long)(n * PML_OFFSET_ENTRY), (unsigned long long)at,
         (unsigned long long)f->view.size);
-  f->owin.cap = OFFSETS_WINDOW;
   return FB_OK;
 }
 
