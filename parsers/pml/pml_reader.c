@@ -691,8 +691,9 @@ static int event_io_error(struct fb_error *err, uint64_t index, uint64_t at, uin
                       (unsigned long long)n, strerror(errno));
 }
 
-static void event_fill(const struct pml_file *f, struct pml_event *ev, uint64_t index, uint64_t at,
-                       const uint8_t *p, uint64_t extra_rel, uint16_t extra_size) {
+static inline __attribute__((always_inline)) void event_fill(const struct pml_file *f, struct pml_event *ev,
+                                                             uint64_t index, uint64_t at, const uint8_t *p,
+                                                             uint64_t extra_rel, uint16_t extra_size) {
   uint16_t depth = fb_le16(p + 0x28);
 
   ev->index = index;
