@@ -11,9 +11,15 @@
 #include <zlib.h>
 
 enum { INFLATE_CHUNK = 1 << 20 };
+/* Below this many pages, a block is likely heap memory in use already, and
+ * faulting the rest in one by one costs little more than the system call. */
+enum { PREFAULT_MIN = 8 };
 /* Large enough that a refill is rare per event, small enough to stay in L2
  * while the events in it are decoded. */
-enum { WINDOW_SIZE = 256 << 10 };
+#ifndef FB_WINDOW_SIZE
+#define FB_WINDOW_SIZE (256 << 10)
+#endif
+enum { WINDOW_SIZE = FB_WINDOW_SIZE };
 
 static int map_fd(struct fb_view *view, int fd, size_t size, struct fb_error *err) {
   void *p;
@@ -177,14 +183,26 @@ void fb_view_close(struct fb_view *view) {
   view->fd = -1;
 }
 
-static int window_fill(const struct fb_view *view, struct fb_window *w, uint64_t off) {
-  size_t want = view->size - off < WINDOW_SIZE ? (size_t)(view->size - off) : WINDOW_SIZE, got = 0;
+/* The window's buffer, no larger than the file needs. Its pages are
+ * faulted in with one call rather than one fault per page on the first fill
+ * (fresh memory; a block malloc hands out again costs little). */
+static int window_alloc(const struct fb_view *view, struct fb_window *w) {
+  size_t want = w->cap ? w->cap : WINDOW_SIZE;
 
-  if (w->buf == NULL) {
-    if ((w->buf = malloc(WINDOW_SIZE)) == NULL)
-      return -1;
-    w->cap = WINDOW_SIZE;
-  }
+  if (view->size < want)
+    want = view->size > 0 ? (size_t)view->size : 1;
+  if ((w->buf = malloc(want)) == NULL)
+    return -1;
+  fb_prefault(w->buf, want);
+  w->cap = want;
+  w->off = 0;
+  w->len = 0;
+  return 0;
+}
+
+static int window_fill(const struct fb_view *view, struct fb_window *w, uint64_t off) {
+  size_t want = view->size - off < w->cap ? (size_t)(view->size - off) : w->cap, got = 0;
+
   w->off = off;
   w->len = 0;
   while (got < want) {
@@ -202,17 +220,32 @@ static int window_fill(const struct fb_view *view, struct fb_window *w, uint64_t
   return 0;
 }
 
-const uint8_t *fb_view_bytes(const struct fb_view *view, struct fb_window *w, uint64_t off, size_t n) {
-  if (view->fd < 0 || n > WINDOW_SIZE)
+const uint8_t *fb_view_bytes_fill(const struct fb_view *view, struct fb_window *w, uint64_t off, size_t n) {
+  if (view->fd < 0)
     return view->data + off;
-  if (w->buf == NULL || off < w->off || off - w->off > w->len || n > w->len - (off - w->off)) {
-    if (window_fill(view, w, off) < 0)
-      return NULL;
-  }
+  if (w->buf == NULL && window_alloc(view, w) < 0)
+    return NULL;
+  if (n > w->cap)
+    return view->data + off;
+  if (window_fill(view, w, off) < 0)
+    return NULL;
   return w->buf + (off - w->off);
 }
 
 void fb_window_free(struct fb_window *w) {
   free(w->buf);
   memset(w, 0, sizeof(*w));
+}
+
+void fb_prefault(void *p, size_t n) {
+#ifdef MADV_POPULATE_WRITE
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), from = ((uintptr_t)p + page - 1) & ~(page - 1),
+            upto = ((uintptr_t)p + n) & ~(page - 1);
+
+  if (upto > from && upto - from >= PREFAULT_MIN * page)
+    madvise((void *)from, upto - from, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)n;
+#endif
 }

@@ -27,7 +27,9 @@ struct fb_view {
   int fd; /* the mapped file, for fb_view_bytes; -1 for memory views */
 };
 
-/* A reusable read buffer over a view: bytes [off, off + len) of the file. */
+/* A reusable read buffer over a view: bytes [off, off + len) of the file.
+ * cap: before the first read, the size wanted (0 = 256 KiB); after it, the
+ * size of buf (never more than the file needs). */
 struct fb_window {
   uint8_t *buf;
   size_t cap;
@@ -47,9 +49,22 @@ void fb_view_close(struct fb_view *view);
  * it (fb_span_ok). For a file, they come from w, refilled with pread() from
  * off when they are not in it; a range larger than the window, or a memory
  * view, is served from the view in place. The pointer stays valid until the
- * next call with the same window. NULL if the read failed (errno set). */
-const uint8_t *fb_view_bytes(const struct fb_view *view, struct fb_window *w, uint64_t off, size_t n);
+ * next call with the same window. NULL if the read failed (errno set).
+ * Inline: most calls find their bytes in the window already. */
+const uint8_t *fb_view_bytes_fill(const struct fb_view *view, struct fb_window *w, uint64_t off, size_t n);
+static inline const uint8_t *fb_view_bytes(const struct fb_view *view, struct fb_window *w, uint64_t off,
+                                           size_t n) {
+  if (w->buf != NULL && off >= w->off && off - w->off <= w->len && n <= w->len - (off - w->off))
+    return w->buf + (off - w->off);
+  return fb_view_bytes_fill(view, w, off, n);
+}
 void fb_window_free(struct fb_window *w);
+
+/* Fault in the pages of [p, p + n) that lie wholly inside it, in one system
+ * call: fresh memory (a new malloc block, a window) costs a page fault per
+ * page on first touch, and faults are dear on virtual machines. A hint:
+ * nothing happens where the kernel cannot do it. */
+void fb_prefault(void *p, size_t n);
 
 /* write() all n bytes, again after EINTR and short writes. 0, or -1 with errno. */
 int fb_write_all(int fd, const void *p, size_t n);

@@ -25,6 +25,9 @@ enum {
   PML_EVENT_HEADER_SIZE = 0x34,
   PML_OFFSET_ENTRY = 5,
   PML_KNOWN_VERSION = 9,
+  /* The offsets array is read in blocks of this size (its own window): a
+   * few system calls for a whole capture, few pages to fault in. */
+  OFFSETS_WINDOW = 32 << 10,
 };
 
 struct pml_host {
@@ -45,6 +48,7 @@ struct pml_file {
 
   char *arena; /* UTF-8 text of every string, host and port name */
   size_t arena_used, arena_size;
+  size_t arena_likely; /* what the strings take if they are ASCII (most are) */
   const char **strings;
   uint32_t string_count;
 
@@ -62,13 +66,22 @@ struct pml_file {
   struct pml_port *ports;
   uint32_t port_count;
 
-  const uint8_t *offsets; /* event_count x 5 bytes */
-  struct fb_window win;   /* events are read through it (fb_view_bytes) */
+  /* The file is read with pread() through two windows (fb_view_bytes):
+   * win for the header and tables at open, then the events; owin for the
+   * event offsets array (event_count x 5 bytes). A first touch of a mapped
+   * page costs a page fault, dearer than copying the page on a VM. */
+  struct fb_window win, owin;
 
-  /* Mapped event pages below this offset were handed back (see
-   * release_behind). */
+  /* The table being decoded at open: bytes [tab_off, tab_off + tab_len) of
+   * the file at tab (in win, or in place when larger than it). */
+  const uint8_t *tab;
+  uint64_t tab_off, tab_len;
+
+  /* Events larger than the window are served from the mapping in place:
+   * mapped event pages below released were handed back (release_behind),
+   * and in_place says some may have been touched since. */
   uint64_t released;
-  uint64_t released_offsets; /* the same for the offsets array */
+  int in_place;
 
   /* Scratch reused by pml_emit_evidence. */
   struct ev_frame *frames;
@@ -92,10 +105,55 @@ static void header_text(const uint8_t *p, size_t nchars, char *out, size_t out_s
   fb_utf16le_to_utf8(p, nchars, out, out_size);
 }
 
+/* Where the table starting at start ends, at the latest: the next region the
+ * header names, or the end of the file. Only a guess at how much to read in
+ * one go (tb falls back to the mapping for bytes outside it). */
+static uint64_t table_end(const struct pml_file *f, uint64_t start) {
+  const struct pml_header *h = &f->hdr;
+  uint64_t marks[] = {h->events_offset,
+                      h->offsets_array_offset,
+                      h->offsets_array_offset + (uint64_t)h->event_count * PML_OFFSET_ENTRY,
+                      h->process_table_offset,
+                      h->string_table_offset,
+                      h->icon_table_offset,
+                      h->hosts_offset};
+  uint64_t end = f->view.size;
+
+  for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+    if (marks[i] > start && marks[i] < end)
+      end = marks[i];
+  return end;
+}
+
+/* Read the table that starts at start into window w (one pread, none if it
+ * is there already) before decoding it. The strings and processes go into
+ * the event window; the small hosts table into the offsets window, so that
+ * the string table stays loaded while the hosts are sized. */
+static int table_load(struct pml_file *f, struct fb_window *w, uint64_t start, struct fb_error *err) {
+  uint64_t len = start < f->view.size ? table_end(f, start) - start : 0;
+  const uint8_t *p = fb_view_bytes(&f->view, w, start, (size_t)len);
+
+  if (p == NULL)
+    return fb_error_set(err, FB_EIO, start, "cannot read %llu bytes: %s", (unsigned long long)len,
+                        strerror(errno));
+  f->tab = p;
+  f->tab_off = start;
+  f->tab_len = len;
+  return FB_OK;
+}
+
+/* Bytes [at, at + n) of the file, already checked to lie inside it: from the
+ * loaded table when they lie in it, else from the mapping. */
+static const uint8_t *tb(const struct pml_file *f, uint64_t at, uint64_t n) {
+  if (f->tab != NULL && at >= f->tab_off && n <= f->tab_len && at - f->tab_off <= f->tab_len - n)
+    return f->tab + (at - f->tab_off);
+  return f->view.data + at;
+}
+
 /* ---- header ---- */
 
 static int read_header(struct pml_file *f, struct fb_error *err) {
-  const uint8_t *d = f->view.data;
+  const uint8_t *d;
   uint64_t size = f->view.size;
   struct pml_header *h = &f->hdr;
   uint32_t flag64;
@@ -115,6 +173,9 @@ static int read_header(struct pml_file *f, struct fb_error *err) {
   if (size < PML_HEADER_SIZE)
     return fb_error_set(err, FB_ETRUNC, 0, "file is %llu bytes, shorter than the 0x3A8-byte PML header",
                         (unsigned long long)size);
+  f->owin.cap = OFFSETS_WINDOW;
+  if ((d = fb_view_bytes(&f->view, &f->owin, 0, PML_HEADER_SIZE)) == NULL) /* a small window */
+    return fb_error_set(err, FB_EIO, 0, "cannot read the header: %s", strerror(errno));
   if (memcmp(d, "PML_", 4) != 0)
     return fb_error_set(err, FB_EFORMAT, 0, "not a Procmon capture: signature is not 'PML_'");
   h->version = fb_le32(d + 4);
@@ -148,24 +209,28 @@ static int read_header(struct pml_file *f, struct fb_error *err) {
 /* ---- string table ---- */
 
 static int read_strings(struct pml_file *f, struct fb_error *err) {
-  const uint8_t *d = f->view.data;
+  const uint8_t *index;
   uint64_t size = f->view.size, base = f->hdr.string_table_offset;
   uint64_t count, need = 0, text = 0;
+  int rc;
 
   if (!fb_span_ok(size, base, 4))
     return fb_error_set(err, FB_ETRUNC, base, "string table count runs past the end of the file");
-  count = fb_le32(d + base);
+  if ((rc = table_load(f, &f->win, base, err)) < 0)
+    return rc;
+  count = fb_le32(tb(f, base, 4));
   if (!fb_span_ok(size, base + 4, count * 4))
     return fb_error_set(err, FB_ETRUNC, base, "string table announces %llu strings, more than the file holds",
                         (unsigned long long)count);
   /* First pass: validate and size the arena. */
+  index = tb(f, base + 4, count * 4);
   for (uint64_t i = 0; i < count; i++) {
-    uint64_t rel = fb_le32(d + base + 4 + i * 4), at = base + rel, len;
+    uint64_t rel = fb_le32(index + i * 4), at = base + rel, len;
     if (!fb_span_ok(size, at, 4))
       return fb_error_set(err, FB_EFORMAT, base + 4 + i * 4,
                           "string %llu: offset 0x%llx (table-relative 0x%llx) lies outside the file",
                           (unsigned long long)i, (unsigned long long)at, (unsigned long long)rel);
-    len = fb_le32(d + at);
+    len = fb_le32(tb(f, at, 4));
     if (!fb_span_ok(size, at + 4, len))
       return fb_error_set(err, FB_ETRUNC, at, "string %llu: length %llu runs past the end of the file",
                           (unsigned long long)i, (unsigned long long)len);
@@ -182,17 +247,24 @@ static int read_strings(struct pml_file *f, struct fb_error *err) {
   f->string_count = (uint32_t)count;
   f->strings = calloc(count ? count : 1, sizeof(*f->strings));
   f->arena_size = need + 4096; /* room for host/port names is added later */
+  f->arena_likely = text / 2 + count;
   return FB_OK;
 }
 
-static int fill_strings(struct pml_file *f) {
-  const uint8_t *d = f->view.data;
+/* Decode the strings read_strings checked. */
+static int fill_strings(struct pml_file *f, struct fb_error *err) {
   uint64_t base = f->hdr.string_table_offset;
+  const uint8_t *index;
+  int rc;
+
+  if ((rc = table_load(f, &f->win, base, err)) < 0)
+    return rc;
+  index = tb(f, base + 4, (uint64_t)f->string_count * 4);
 
   for (uint32_t i = 0; i < f->string_count; i++) {
-    uint64_t at = base + fb_le32(d + base + 4 + (uint64_t)i * 4);
-    uint32_t len = fb_le32(d + at);
-    f->strings[i] = arena_utf16(f, d + at + 4, len / 2);
+    uint64_t at = base + fb_le32(index + (uint64_t)i * 4);
+    uint32_t len = fb_le32(tb(f, at, 4));
+    f->strings[i] = arena_utf16(f, tb(f, at + 4, len), len / 2);
   }
   return FB_OK;
 }
@@ -207,14 +279,16 @@ const char *pml_string(const struct pml_file *f, uint32_t index) {
 
 /* Sizes the name text of the hosts/ports tables; fills them when fill != 0. */
 static int walk_hosts_ports(struct pml_file *f, int fill, size_t *text, struct fb_error *err) {
-  const uint8_t *d = f->view.data;
   uint64_t size = f->view.size, at = f->hdr.hosts_offset;
   uint32_t n;
+  int rc;
 
   *text = 0;
   if (!fb_span_ok(size, at, 4))
     return fb_error_set(err, FB_ETRUNC, at, "hosts table count runs past the end of the file");
-  n = fb_le32(d + at);
+  if ((rc = table_load(f, &f->owin, at, err)) < 0)
+    return rc;
+  n = fb_le32(tb(f, at, 4));
   if (n > (size - at) / 20)
     return fb_error_set(err, FB_EFORMAT, at, "hosts table announces %u entries, more than the file holds", n);
   at += 4;
@@ -223,20 +297,20 @@ static int walk_hosts_ports(struct pml_file *f, int fill, size_t *text, struct f
     uint32_t len;
     if (!fb_span_ok(size, at, 20))
       return fb_error_set(err, FB_ETRUNC, at, "hosts table entry %u runs past the end of the file", i);
-    len = fb_le32(d + at + 16);
+    len = fb_le32(tb(f, at + 16, 4));
     if (!fb_span_ok(size, at + 20, len))
       return fb_error_set(err, FB_ETRUNC, at + 16, "hosts table entry %u: name length %u runs past the end",
                           i, len);
     if (fill) {
-      memcpy(f->hosts[i].addr, d + at, 16);
-      f->hosts[i].name = arena_utf16(f, d + at + 20, len / 2);
+      memcpy(f->hosts[i].addr, tb(f, at, 16), 16);
+      f->hosts[i].name = arena_utf16(f, tb(f, at + 20, len), len / 2);
     }
     *text += fb_utf16_bound(len / 2);
     at += 20 + (uint64_t)len;
   }
   if (!fb_span_ok(size, at, 4))
     return fb_error_set(err, FB_ETRUNC, at, "ports table count runs past the end of the file");
-  n = fb_le32(d + at);
+  n = fb_le32(tb(f, at, 4));
   if (n > (size - at) / 8)
     return fb_error_set(err, FB_EFORMAT, at, "ports table announces %u entries, more than the file holds", n);
   at += 4;
@@ -245,14 +319,15 @@ static int walk_hosts_ports(struct pml_file *f, int fill, size_t *text, struct f
     uint32_t len;
     if (!fb_span_ok(size, at, 8))
       return fb_error_set(err, FB_ETRUNC, at, "ports table entry %u runs past the end of the file", i);
-    len = fb_le32(d + at + 4);
+    len = fb_le32(tb(f, at + 4, 4));
     if (!fb_span_ok(size, at + 8, len))
       return fb_error_set(err, FB_ETRUNC, at + 4, "ports table entry %u: name length %u runs past the end", i,
                           len);
     if (fill) {
-      f->ports[i].port = fb_le16(d + at);
-      f->ports[i].is_tcp = fb_le16(d + at + 2);
-      f->ports[i].name = arena_utf16(f, d + at + 8, len / 2);
+      const uint8_t *q = tb(f, at, 8 + (uint64_t)len);
+      f->ports[i].port = fb_le16(q);
+      f->ports[i].is_tcp = fb_le16(q + 2);
+      f->ports[i].name = arena_utf16(f, q + 8, len / 2);
     }
     *text += fb_utf16_bound(len / 2);
     at += 8 + (uint64_t)len;
@@ -308,27 +383,29 @@ static uint64_t module_record_size(unsigned ptr) {
 
 /* First pass: check every record and count modules. */
 static int scan_processes(struct pml_file *f, uint64_t *total_modules, struct fb_error *err) {
-  const uint8_t *d = f->view.data;
   uint64_t size = f->view.size, base = f->hdr.process_table_offset;
   unsigned ptr = f->hdr.ptr_size;
   uint64_t count;
+  int rc;
 
   *total_modules = 0;
   if (!fb_span_ok(size, base, 4))
     return fb_error_set(err, FB_ETRUNC, base, "process table count runs past the end of the file");
-  count = fb_le32(d + base);
+  if ((rc = table_load(f, &f->win, base, err)) < 0)
+    return rc;
+  count = fb_le32(tb(f, base, 4));
   if (!fb_span_ok(size, base + 4, count * 8))
     return fb_error_set(err, FB_ETRUNC, base,
                         "process table announces %llu processes, more than the file holds",
                         (unsigned long long)count);
   for (uint64_t i = 0; i < count; i++) {
     uint64_t field = base + 4 + count * 4 + i * 4;
-    uint64_t at = base + fb_le32(d + field), modules;
+    uint64_t at = base + fb_le32(tb(f, field, 4)), modules;
     if (!fb_span_ok(size, at, process_fixed_size(ptr)))
       return fb_error_set(err, FB_ETRUNC, field,
                           "process %llu: record at 0x%llx runs past the end of the file",
                           (unsigned long long)i, (unsigned long long)at);
-    modules = fb_le32(d + at + 0x60 + ptr);
+    modules = fb_le32(tb(f, at + 0x60 + ptr, 4));
     if (!fb_span_ok(size, at + process_fixed_size(ptr), modules * module_record_size(ptr)))
       return fb_error_set(err, FB_ETRUNC, at + 0x60 + ptr,
                           "process %llu: %llu modules of %llu bytes run past the end of the file",
@@ -360,11 +437,14 @@ static void read_modules(struct pml_file *f, const uint8_t *p, uint32_t n, struc
     m->company = table_string(f, q + ptr + 12);
     m->description = table_string(f, q + ptr + 16);
   }
-  qsort(out, n, sizeof(*out), module_cmp);
+  for (uint32_t i = 1; i < n; i++)
+    if (out[i].base < out[i - 1].base) {
+      qsort(out, n, sizeof(*out), module_cmp);
+      break;
+    }
 }
 
 static int read_processes(struct pml_file *f, struct fb_error *err) {
-  const uint8_t *d = f->view.data;
   uint64_t base = f->hdr.process_table_offset, total;
   unsigned ptr = f->hdr.ptr_size;
   uint32_t count, max_index = 0;
@@ -376,12 +456,15 @@ static int read_processes(struct pml_file *f, struct fb_error *err) {
   count = f->proc_count;
   f->procs = calloc(count ? count : 1, sizeof(*f->procs));
   f->modules = calloc(total ? total : 1, sizeof(*f->modules));
+  if (f->modules != NULL) /* fresh memory, all written below (see fb_prefault) */
+    fb_prefault(f->modules, (size_t)total * sizeof(*f->modules));
   if (f->procs == NULL || f->modules == NULL)
     return fb_error_set(err, FB_ENOMEM, base, "cannot allocate %u processes / %llu modules", count,
                         (unsigned long long)total);
   next = f->modules;
   for (uint32_t i = 0; i < count; i++) {
-    const uint8_t *p = d + base + fb_le32(d + base + 4 + (uint64_t)count * 4 + (uint64_t)i * 4);
+    uint64_t at = base + fb_le32(tb(f, base + 4 + (uint64_t)count * 4 + (uint64_t)i * 4, 4));
+    const uint8_t *p = tb(f, at, process_fixed_size(ptr));
     struct pml_process *pr = &f->procs[i];
     pr->index = fb_le32(p);
     pr->pid = fb_le32(p + 0x04);
@@ -403,6 +486,7 @@ static int read_processes(struct pml_file *f, struct fb_error *err) {
     pr->description = table_string(f, p + 0x54);
     pr->module_count = fb_le32(p + 0x60 + ptr);
     pr->modules = next;
+    p = tb(f, at, process_fixed_size(ptr) + (uint64_t)pr->module_count * module_record_size(ptr));
     read_modules(f, p + process_fixed_size(ptr), pr->module_count, next);
     next += pr->module_count;
     if (pr->index > max_index)
@@ -486,7 +570,6 @@ static int read_offsets(struct pml_file *f, struct fb_error *err) {
         "file (size 0x%llx)",
         (unsigned long long)n, (unsigned long long)(n * PML_OFFSET_ENTRY), (unsigned long long)at,
         (unsigned long long)f->view.size);
-  f->offsets = f->view.data + at;
   return FB_OK;
 }
 
@@ -496,17 +579,20 @@ static int open_view(struct pml_file *f, struct fb_error *err) {
   size_t host_text = 0;
   int rc;
 
+  /* Each table is read into the window (one pread) before it is decoded. */
   if ((rc = read_header(f, err)) < 0 || (rc = read_offsets(f, err)) < 0 || (rc = read_strings(f, err)) < 0)
     return rc;
   if ((rc = walk_hosts_ports(f, 0, &host_text, err)) < 0)
     return rc;
   f->arena_size += host_text;
   f->arena = malloc(f->arena_size);
+  if (f->arena != NULL) /* the part the strings will likely fill */
+    fb_prefault(f->arena,
+                f->arena_likely + host_text < f->arena_size ? f->arena_likely + host_text : f->arena_size);
   if (f->arena == NULL || f->strings == NULL)
     return fb_error_set(err, FB_ENOMEM, f->hdr.string_table_offset,
                         "cannot allocate %zu bytes for the strings", f->arena_size);
-  fill_strings(f);
-  if ((rc = read_processes(f, err)) < 0)
+  if ((rc = fill_strings(f, err)) < 0 || (rc = read_processes(f, err)) < 0)
     return rc;
   f->hosts = calloc((size_t)f->host_count + 1, sizeof(*f->hosts));
   f->ports = calloc((size_t)f->port_count + 1, sizeof(*f->ports));
@@ -561,6 +647,7 @@ void pml_close(struct pml_file *f) {
   if (f == NULL)
     return;
   fb_window_free(&f->win);
+  fb_window_free(&f->owin);
   fb_view_close(&f->view);
   free(f->arena);
   free(f->strings);
@@ -577,63 +664,38 @@ void pml_close(struct pml_file *f) {
 /* ---- events ---- */
 
 /* A mapped file's pages count as resident memory while cached. Events are
- * read through the window, but the offsets array (above the events) is read
- * in place, as are events too large for the window and every event of a
- * memory view. Reading in order, hand back the pages more than RELEASE_LAG
- * behind the event being read, so the resident size stays flat however large
- * the capture is. A later read behind the mark just faults the page in again. */
+ * read through the window, except those larger than it, which are served
+ * from the mapping in place (as is every event of a memory view, whose
+ * memory the caller owns). After such reads, hand back the mapped pages more
+ * than RELEASE_LAG behind the event being read, so the resident size stays
+ * flat however large the capture is. A later read behind the mark just
+ * faults the page in again. */
 enum { RELEASE_LAG = 4 << 20, RELEASE_STEP = 4 << 20 };
 
-static void release_range(struct pml_file *f, uint64_t *mark, uint64_t floor, uint64_t at, uint64_t limit) {
+static void release_behind(struct pml_file *f, uint64_t at) {
   uint64_t page, from, upto;
 
-  if (at < floor + RELEASE_LAG || at < *mark + RELEASE_LAG + RELEASE_STEP)
+  if (at < RELEASE_LAG || at < f->released + RELEASE_LAG + RELEASE_STEP)
     return;
   page = (uint64_t)sysconf(_SC_PAGESIZE);
-  from = (*mark > floor ? *mark : floor + page - 1) & ~(page - 1);
+  from = f->released & ~(page - 1);
   upto = (at - RELEASE_LAG) & ~(page - 1);
-  if (upto > from && upto <= limit)
+  if (upto > from && upto <= f->view.size)
     madvise((void *)(f->view.data + from), (size_t)(upto - from), MADV_DONTNEED);
-  *mark = upto;
+  f->released = upto;
+  f->in_place = 0;
 }
 
-static void release_behind(struct pml_file *f, uint64_t at, uint64_t index) {
-  if (f->view.map == NULL)
-    return;
-  release_range(f, &f->released, 0, at, f->hdr.offsets_array_offset);
-  /* The offsets array: 5 bytes per event, 1/60 of the events' size or so. */
-  release_range(f, &f->released_offsets, f->hdr.offsets_array_offset,
-                f->hdr.offsets_array_offset + index * PML_OFFSET_ENTRY,
-                f->hdr.offsets_array_offset + (uint64_t)f->hdr.event_count * PML_OFFSET_ENTRY);
+static int event_io_error(struct fb_error *err, uint64_t index, uint64_t at, uint64_t n) {
+  return fb_error_set(err, FB_EIO, at, "event %llu: cannot read %llu bytes: %s", (unsigned long long)index,
+                      (unsigned long long)n, strerror(errno));
 }
 
-/* The event's bytes from offset at, n long (already checked to be in the file). */
-static const uint8_t *event_bytes(struct pml_file *f, uint64_t index, uint64_t at, uint64_t n,
-                                  struct fb_error *err) {
-  const uint8_t *p = fb_view_bytes(&f->view, &f->win, at, (size_t)n);
+static inline __attribute__((always_inline)) void event_fill(const struct pml_file *f, struct pml_event *ev,
+                                                             uint64_t index, uint64_t at, const uint8_t *p,
+                                                             uint64_t extra_rel, uint16_t extra_size) {
+  uint16_t depth = fb_le16(p + 0x28);
 
-  if (p == NULL)
-    fb_error_set(err, FB_EIO, at, "event %llu: cannot read %llu bytes: %s", (unsigned long long)index,
-                 (unsigned long long)n, strerror(errno));
-  return p;
-}
-
-int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, struct fb_error *err) {
-  const uint8_t *p;
-  uint64_t size = f->view.size, at, body, stack_bytes, extra_rel, len;
-
-  if (index >= f->hdr.event_count)
-    return fb_error_set(err, FB_EFORMAT, FB_OFFSET_NONE, "event %llu does not exist (the capture has %u)",
-                        (unsigned long long)index, f->hdr.event_count);
-  at = fb_le32(f->offsets + index * PML_OFFSET_ENTRY);
-  if (at < PML_HEADER_SIZE || !fb_span_ok(size, at, PML_EVENT_HEADER_SIZE))
-    return fb_error_set(err, FB_EFORMAT, f->hdr.offsets_array_offset + index * PML_OFFSET_ENTRY,
-                        "event %llu: offset 0x%llx lies outside the file (size 0x%llx)",
-                        (unsigned long long)index, (unsigned long long)at, (unsigned long long)size);
-  release_behind(f, at, index);
-  if ((p = event_bytes(f, index, at, PML_EVENT_HEADER_SIZE, err)) == NULL)
-    return FB_EIO;
-  memset(ev, 0, sizeof(*ev));
   ev->index = index;
   ev->offset = at;
   ev->process_index = fb_le32(p);
@@ -644,42 +706,105 @@ int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, str
   ev->duration = fb_le64(p + 0x14);
   ev->time = fb_le64(p + 0x1C);
   ev->result = fb_le32(p + 0x24);
-  ev->stack_depth = fb_le16(p + 0x28);
+  ev->stack_depth = depth;
+  ev->stack = p + PML_EVENT_HEADER_SIZE;
   ev->detail_size = fb_le32(p + 0x2C);
+  ev->detail = p + PML_EVENT_HEADER_SIZE + (size_t)depth * f->hdr.ptr_size;
+  ev->extra_size = extra_size;
+  ev->extra = extra_rel != 0 ? p + extra_rel + 2 : NULL;
+}
+
+/* Every check, with its error: the events the fast path in pml_event_read
+ * does not take (extra detail, a window refill, bad input, in-place reads). */
+static int __attribute__((noinline))
+event_read_checked(struct pml_file *f, uint64_t index, struct pml_event *ev, struct fb_error *err) {
+  const uint8_t *p;
+  uint64_t size = f->view.size, entry, at, stack_bytes, extra_rel, len;
+  uint32_t detail_size;
+  uint16_t depth, extra_size = 0;
+
+  if (index >= f->hdr.event_count)
+    return fb_error_set(err, FB_EFORMAT, FB_OFFSET_NONE, "event %llu does not exist (the capture has %u)",
+                        (unsigned long long)index, f->hdr.event_count);
+  entry = f->hdr.offsets_array_offset + index * PML_OFFSET_ENTRY;
+  if ((p = fb_view_bytes(&f->view, &f->owin, entry, PML_OFFSET_ENTRY)) == NULL)
+    return fb_error_set(err, FB_EIO, entry, "event %llu: cannot read its offset: %s",
+                        (unsigned long long)index, strerror(errno));
+  at = fb_le32(p);
+  if (at < PML_HEADER_SIZE || !fb_span_ok(size, at, PML_EVENT_HEADER_SIZE))
+    return fb_error_set(err, FB_EFORMAT, entry,
+                        "event %llu: offset 0x%llx lies outside the file (size 0x%llx)",
+                        (unsigned long long)index, (unsigned long long)at, (unsigned long long)size);
+  if (f->in_place)
+    release_behind(f, at);
+  if ((p = fb_view_bytes(&f->view, &f->win, at, PML_EVENT_HEADER_SIZE)) == NULL)
+    return event_io_error(err, index, at, PML_EVENT_HEADER_SIZE);
+  depth = fb_le16(p + 0x28);
+  detail_size = fb_le32(p + 0x2C);
   extra_rel = fb_le32(p + 0x30);
-  stack_bytes = (uint64_t)ev->stack_depth * f->hdr.ptr_size;
-  body = at + PML_EVENT_HEADER_SIZE;
-  if (!fb_span_ok(size, body, stack_bytes))
+  stack_bytes = (uint64_t)depth * f->hdr.ptr_size;
+  if (!fb_span_ok(size, at + PML_EVENT_HEADER_SIZE, stack_bytes))
     return fb_error_set(err, FB_ETRUNC, at + 0x28,
                         "event %llu: stack of %u frames runs past the end of the file",
-                        (unsigned long long)index, ev->stack_depth);
-  if (!fb_span_ok(size, body + stack_bytes, ev->detail_size))
+                        (unsigned long long)index, depth);
+  if (!fb_span_ok(size, at + PML_EVENT_HEADER_SIZE + stack_bytes, detail_size))
     return fb_error_set(err, FB_ETRUNC, at + 0x2C,
                         "event %llu: detail of %u bytes runs past the end of the file",
-                        (unsigned long long)index, ev->detail_size);
-  len = PML_EVENT_HEADER_SIZE + stack_bytes + ev->detail_size;
+                        (unsigned long long)index, detail_size);
+  len = PML_EVENT_HEADER_SIZE + stack_bytes + detail_size;
   if (extra_rel != 0) {
     if (!fb_span_ok(size, at + extra_rel, 2))
       return fb_error_set(err, FB_ETRUNC, at + 0x30,
                           "event %llu: extra detail offset 0x%llx runs past the end of the file",
                           (unsigned long long)index, (unsigned long long)extra_rel);
-    if ((p = event_bytes(f, index, at, extra_rel + 2, err)) == NULL)
-      return FB_EIO;
-    ev->extra_size = fb_le16(p + extra_rel);
-    if (!fb_span_ok(size, at + extra_rel + 2, ev->extra_size))
+    if ((p = fb_view_bytes(&f->view, &f->win, at, (size_t)(extra_rel + 2))) == NULL)
+      return event_io_error(err, index, at, extra_rel + 2);
+    extra_size = fb_le16(p + extra_rel);
+    if (!fb_span_ok(size, at + extra_rel + 2, extra_size))
       return fb_error_set(err, FB_ETRUNC, at + extra_rel,
                           "event %llu: extra detail of %u bytes runs past the end of the file",
-                          (unsigned long long)index, ev->extra_size);
-    if (extra_rel + 2 + ev->extra_size > len)
-      len = extra_rel + 2 + ev->extra_size;
+                          (unsigned long long)index, extra_size);
+    if (extra_rel + 2 + extra_size > len)
+      len = extra_rel + 2 + extra_size;
   }
   /* One contiguous range holds header, stack, detail and extra detail. */
-  if ((p = event_bytes(f, index, at, len, err)) == NULL)
-    return FB_EIO;
-  ev->stack = p + PML_EVENT_HEADER_SIZE;
-  ev->detail = p + PML_EVENT_HEADER_SIZE + stack_bytes;
-  if (extra_rel != 0)
-    ev->extra = p + extra_rel + 2;
+  if ((p = fb_view_bytes(&f->view, &f->win, at, (size_t)len)) == NULL)
+    return event_io_error(err, index, at, len);
+  if (f->view.map != NULL && p == f->view.data + at)
+    f->in_place = 1; /* served from the mapping: see release_behind */
+  event_fill(f, ev, index, at, p, extra_rel, extra_size);
+  return FB_OK;
+}
+
+/* Most events: offset and bytes already in their windows. The same checks
+ * as event_read_checked, which handles the rest (a window refill, bad
+ * input, reads in place) and reports what is wrong. */
+int pml_event_read(struct pml_file *f, uint64_t index, struct pml_event *ev, struct fb_error *err) {
+  const struct fb_window *o = &f->owin, *w = &f->win;
+  uint64_t entry = f->hdr.offsets_array_offset + index * PML_OFFSET_ENTRY, at, len, room, extra_rel;
+  uint16_t extra_size = 0;
+  const uint8_t *p;
+
+  if (index >= f->hdr.event_count || entry < o->off || entry - o->off + PML_OFFSET_ENTRY > o->len ||
+      f->in_place)
+    return event_read_checked(f, index, ev, err);
+  at = fb_le32(o->buf + (entry - o->off));
+  if (at < PML_HEADER_SIZE || at < w->off || at - w->off + PML_EVENT_HEADER_SIZE > w->len)
+    return event_read_checked(f, index, ev, err);
+  p = w->buf + (at - w->off);
+  room = w->len - (at - w->off); /* window bytes from the event on */
+  len = PML_EVENT_HEADER_SIZE + (uint64_t)fb_le16(p + 0x28) * f->hdr.ptr_size + fb_le32(p + 0x2C);
+  extra_rel = fb_le32(p + 0x30);
+  if (extra_rel != 0) {
+    if (extra_rel + 2 > room)
+      return event_read_checked(f, index, ev, err);
+    extra_size = fb_le16(p + extra_rel);
+    if (extra_rel + 2 + extra_size > len)
+      len = extra_rel + 2 + extra_size;
+  }
+  if (len > room)
+    return event_read_checked(f, index, ev, err);
+  event_fill(f, ev, index, at, p, extra_rel, extra_size);
   return FB_OK;
 }
 

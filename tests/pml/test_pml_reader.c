@@ -853,6 +853,82 @@ START_TEST(window_reads_as_memory) {
 }
 END_TEST
 
+/* The tables are read into the window before they are decoded, and read in
+ * place from the mapping when larger than it: a capture whose string and
+ * process tables are each larger than the 256 KiB window, with modules
+ * written out of order, reads the same from a file as from memory. */
+START_TEST(large_tables_read_as_memory) {
+  char path[4200], cmd[1200], mod[64];
+  uint8_t *mem;
+  size_t msize = 0;
+  struct pmlw_system sys = {1, "AMD64", "C:\\Windows", 10, 0, 19045, "", 2, 1ULL << 33};
+  struct pmlw *w;
+  struct pmlw_event e = {0};
+  uint8_t addr[16] = {10, 0, 0, 7};
+  struct pml_file *ff = NULL, *fm = NULL;
+  struct fb_error err;
+  struct pml_event ev;
+
+  snprintf(path, sizeof(path), "%s/tables.pml", tu_tmpdir());
+  w = pmlw_new(path, &sys);
+  ck_assert_ptr_nonnull(w);
+  for (uint32_t i = 0; i < 400; i++) {
+    struct pmlw_process p = {0};
+    uint32_t id;
+    memset(cmd, 'a' + (char)(i % 26), sizeof(cmd) - 1);
+    cmd[sizeof(cmd) - 1] = '\0';
+    snprintf(cmd, 16, "cmd%u ", i);
+    cmd[strlen(cmd)] = 'x';
+    p.pid = 1000 + i;
+    p.name = "svc.exe";
+    p.command_line = cmd;
+    id = pmlw_add_process(w, &p);
+    for (uint32_t k = 0; k < 30; k++) { /* bases descending: the reader sorts them */
+      snprintf(mod, sizeof(mod), "C:\\Program Files/p%u\\m%u.dll", i, k);
+      pmlw_add_module(w, id, 0x7ff000000000ULL - (uint64_t)k * 0x100000, 0x10000, mod, "1.0", "Contoso", "m");
+    }
+    if (i == 0) {
+      e.process = id;
+      e.event_class = 3;
+      e.operation = 20;
+    }
+  }
+  pmlw_add_host(w, addr, "db.contoso.test");
+  pmlw_add_port(w, 1433, 1, "ms-sql-s");
+  ck_assert_int_eq(pmlw_add_event(w, &e), 0);
+  ck_assert_int_eq(pmlw_finish(w, NULL, NULL), 0);
+  mem = (uint8_t *)tu_read_file(path, &msize);
+  ck_assert_ptr_nonnull(mem);
+  ck_assert_int_eq(pml_open(&ff, path, &err), 0);
+  ck_assert_int_eq(pml_open_memory(&fm, mem, msize, "tables.pml", &err), 0);
+  ck_assert_uint_gt(pml_header(ff)->icon_table_offset - pml_header(ff)->string_table_offset, 262144);
+  ck_assert_uint_gt(pml_header(ff)->string_table_offset - pml_header(ff)->process_table_offset, 262144);
+  ck_assert_uint_eq(pml_process_count(ff), 400);
+  for (uint32_t i = 0; i < 400; i++) {
+    const struct pml_process *a = pml_process_at(ff, i), *b = pml_process_at(fm, i);
+    ck_assert_uint_eq(a->pid, 1000 + i);
+    ck_assert_str_eq(a->command_line, b->command_line);
+    ck_assert_uint_eq(strlen(a->command_line), sizeof(cmd) - 1);
+    ck_assert_uint_eq(a->module_count, 30);
+    for (uint32_t k = 0; k < 30; k++) {
+      ck_assert_uint_eq(a->modules[k].base, 0x7ff000000000ULL - (uint64_t)(29 - k) * 0x100000);
+      ck_assert_str_eq(a->modules[k].path, b->modules[k].path);
+      snprintf(mod, sizeof(mod), "m%u.dll", 29 - k);
+      ck_assert_str_eq(a->modules[k].name, mod);
+    }
+  }
+  snprintf(cmd, 16, "cmd%u ", 399);
+  ck_assert_int_eq(strncmp(pml_process_at(ff, 399)->command_line, cmd, strlen(cmd)), 0);
+  ck_assert_str_eq(pml_host_name(ff, addr, 1), "db.contoso.test");
+  ck_assert_str_eq(pml_port_name(ff, 1433, 1), "ms-sql-s");
+  ck_assert_int_eq(pml_event_read(ff, 0, &ev, &err), 0);
+  ck_assert_uint_eq(ev.process->pid, 1000);
+  pml_close(ff);
+  pml_close(fm);
+  free(mem);
+}
+END_TEST
+
 START_TEST(writer_file_and_x86) {
   /* A streamed file equals the memory image; a 32-bit capture reads back. */
   char path[4200];
@@ -1006,6 +1082,7 @@ static Suite *suite(void) {
   tcase_add_test(t, writer_roundtrip);
   tcase_add_test(t, writer_file_and_x86);
   tcase_add_test(t, window_reads_as_memory);
+  tcase_add_test(t, large_tables_read_as_memory);
   tcase_add_loop_test(t, writer_shrink_same_csv, 0, 2);
   suite_add_tcase(s, t);
   return s;

@@ -124,6 +124,30 @@ START_TEST(view_window_matches_the_mapping) {
   }
   ck_assert_uint_eq(w.off, 1 << 20);
   fb_window_free(&w);
+  /* A window asked for 4 KiB holds 4 KiB: larger ranges come from the mapping. */
+  w.cap = 4096;
+  ck_assert_ptr_eq(fb_view_bytes(&v, &w, 10000, 4097), v.data + 10000);
+  ck_assert_uint_eq(w.cap, 4096);
+  ck_assert_ptr_eq(fb_view_bytes(&v, &w, 10000, 4096), w.buf);
+  ck_assert_uint_eq(w.len, 4096);
+  ck_assert_mem_eq(w.buf, whole + 10000, 4096);
+  fb_window_free(&w);
+  fb_view_close(&v);
+  { /* a window over a small file is no larger than the file */
+    char small[4200];
+    FILE *fp;
+    snprintf(small, sizeof(small), "%s/small.bin", tu_tmpdir());
+    fp = fopen(small, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(whole, 1, 1000, fp), 1000);
+    fclose(fp);
+    ck_assert_int_eq(fb_view_open(&v, small, &err), FB_OK);
+    ck_assert_mem_eq(fb_view_bytes(&v, &w, 990, 10), whole + 990, 10);
+    ck_assert_uint_eq(w.cap, 1000);
+    ck_assert_uint_eq(w.off, 990);
+    ck_assert_uint_eq(w.len, 10);
+    fb_window_free(&w);
+  }
   fb_view_close(&v);
   fb_view_from_memory(&v, whole, n); /* memory views are served in place */
   ck_assert_ptr_eq(fb_view_bytes(&v, &w, 77, 10), (const uint8_t *)whole + 77);
@@ -261,6 +285,12 @@ START_TEST(evidence_names) {
 
   ck_assert_str_eq(ev_path_basename("\\SystemRoot\\System32\\drivers\\TmPreFlt.sys"), "TmPreFlt.sys");
   ck_assert_str_eq(ev_path_basename("a/b.sys"), "b.sys");
+  ck_assert_str_eq(ev_path_basename("C:\\x/y\\z.dll"), "z.dll"); /* the last separator of either kind */
+  ck_assert_str_eq(ev_path_basename("C:\\x\\y/z.dll"), "z.dll");
+  ck_assert_str_eq(ev_path_basename("ntoskrnl.exe"), "ntoskrnl.exe");
+  ck_assert_str_eq(ev_path_basename("C:\\dir\\"), "");
+  ck_assert_str_eq(ev_path_basename(""), "");
+  ck_assert_ptr_null(ev_path_basename(NULL));
   ck_assert_str_eq(ev_file_op_kind_name(EV_FOP_CREATE), "create");
   ck_assert_str_eq(ev_cb_phase_name(EV_CB_PRE_FAILED), "pre_failed");
   ev_file_op_init(&op);
