@@ -2,6 +2,10 @@
 
 #include "parsers/bytes.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 size_t fb_utf8_put(uint32_t cp, char *out, size_t room) {
   if (cp < 0x80) {
     if (room < 1)
@@ -42,6 +46,20 @@ size_t fb_utf16le_to_utf8(const uint8_t *src, size_t nchars, char *out, size_t o
     uint32_t cp;
     size_t w;
 
+#if defined(__SSE2__)
+    /* Eight ASCII units (1..0x7F) at a time where SSE2 is there (every
+     * x86-64): paths and names are mostly ASCII. */
+    while (i + 8 <= nchars && n + 9 <= out_size) {
+      __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i));
+      __m128i bad = _mm_or_si128(_mm_cmpgt_epi16(x, _mm_set1_epi16(0x7F)), /* 0x80..0x7FFF */
+                                 _mm_cmplt_epi16(x, _mm_set1_epi16(1)));   /* NUL, 0x8000.. */
+      if (_mm_movemask_epi8(bad) != 0)
+        break;
+      _mm_storel_epi64((__m128i *)(void *)(out + n), _mm_packus_epi16(x, x));
+      n += 8;
+      i += 8;
+    }
+#endif
     /* Four ASCII units (1..0x7F) at a time: paths and names are mostly ASCII. */
     while (i + 4 <= nchars && n + 5 <= out_size) {
       uint64_t x = fb_le64(src + 2 * i);

@@ -37,6 +37,54 @@ START_TEST(cursor_reads_le_and_flags_overrun) {
 }
 END_TEST
 
+/* The reference: one unit at a time (no surrogates in its inputs), with the
+ * converter's rules: stop at a NUL, stop when a character does not fit. */
+static size_t utf16_reference(const uint16_t *u, size_t n, char *out, size_t out_size) {
+  size_t o = 0;
+
+  for (size_t i = 0; i < n && u[i] != 0; i++) {
+    size_t w = fb_utf8_put(u[i], out + o, out_size - 1 - o);
+    if (w == 0)
+      break;
+    o += w;
+  }
+  out[o] = '\0';
+  return o;
+}
+
+/* ASCII runs at every length around the 4- and 8-unit steps, with one other
+ * unit (a NUL, 0x7F, 0x80, a Chinese character, 0xFFFF) at every position,
+ * into roomy and tight buffers. The input is a heap block of exactly 2n
+ * bytes, so a read past it trips ASan. */
+START_TEST(utf16_fast_paths_match_one_unit_at_a_time) {
+  static const uint16_t others[] = {0x0000, 0x007F, 0x0080, 0x4E2D, 0xFFFF};
+
+  for (size_t n = 0; n <= 40; n++)
+    for (size_t at = 0; at <= n; at++)
+      for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++)
+        for (size_t room = 1; room <= 3 * n + 2; room += room < 24 ? 1 : 7) {
+          uint16_t *u = malloc(2 * (n ? n : 1));
+          uint8_t *le = malloc(2 * (n ? n : 1));
+          char want[160], got[160];
+          size_t wn, gn;
+          ck_assert_ptr_nonnull(u);
+          ck_assert_ptr_nonnull(le);
+          for (size_t i = 0; i < n; i++)
+            u[i] = (uint16_t)(i == at ? others[k] : 'A' + i % 26);
+          for (size_t i = 0; i < n; i++) {
+            le[2 * i] = (uint8_t)u[i];
+            le[2 * i + 1] = (uint8_t)(u[i] >> 8);
+          }
+          wn = utf16_reference(u, n, want, room);
+          gn = fb_utf16le_to_utf8(le, n, got, room);
+          ck_assert_uint_eq(gn, wn);
+          ck_assert_str_eq(got, want);
+          free(u);
+          free(le);
+        }
+}
+END_TEST
+
 START_TEST(utf16_converts_chinese_and_surrogates) {
   /* 湖北分行 U+6E56 U+5317 U+5206 U+884C, then U+1F600 as a surrogate pair */
   static const uint8_t s[] = {0x56, 0x6E, 0x17, 0x53, 0x06, 0x52, 0x4C, 0x88, 0x3D, 0xD8, 0x00, 0xDE};
@@ -306,6 +354,7 @@ int main(void) {
   tcase_add_test(tc, span_checks_do_not_overflow);
   tcase_add_test(tc, cursor_reads_le_and_flags_overrun);
   tcase_add_test(tc, utf16_converts_chinese_and_surrogates);
+  tcase_add_test(tc, utf16_fast_paths_match_one_unit_at_a_time);
   tcase_add_test(tc, view_inflates_gzip_pml);
   tcase_add_test(tc, view_reports_truncated_gzip_with_offset);
   tcase_add_test(tc, view_refuses_missing_file);
