@@ -64,21 +64,20 @@ struct pml_csv {
   } plan[PML_COL_COUNT * 2];
   int nsteps, nruns;
   struct fb_strbuf proc_text;
-  /* Operation texts by pml_front_operation_key, direct-mapped (len 0 =
-   * empty; a text too long for an entry is not kept). */
-  struct op_entry {
+  /* Texts made once and copied for every row: Operation by
+   * pml_front_operation_key, Result by status. Direct-mapped (len 0 = empty;
+   * a text too long for an entry is not kept); scratch is where they are
+   * made. */
+  struct text_entry {
     uint64_t key;
     uint8_t len;
     char text[63];
-  } ops[64];
-  struct fb_strbuf op_scratch;
+  } ops[64], results[32];
+  struct fb_strbuf scratch;
   /* The TID column's digits for the last thread seen (tid_len 0 = none). */
   uint32_t tid;
   uint8_t tid_len;
   char tid_text[24];
-  /* The Result text of the last failed status (failures come in runs). */
-  uint32_t last_status;
-  struct fb_strbuf last_result;
   const struct pml_process *first_process;
   uint32_t process_count;
   /* [slot * nruns + run] = {offset in proc_text, length + 1}; 0 = not yet.
@@ -249,7 +248,7 @@ struct pml_csv *pml_csv_new(struct pml_file *f, const struct pml_csv_options *o)
   c->seconds[0].second = c->seconds[1].second = -1;
   fb_strbuf_init(&c->field);
   fb_strbuf_init(&c->proc_text);
-  fb_strbuf_init(&c->op_scratch);
+  fb_strbuf_init(&c->scratch);
   plan_make(c);
   c->first_process = pml_process_at(f, 0);
   c->process_count = pml_process_count(f);
@@ -280,8 +279,7 @@ void pml_csv_free(struct pml_csv *c) {
     return;
   fb_strbuf_free(&c->field);
   fb_strbuf_free(&c->proc_text);
-  fb_strbuf_free(&c->last_result);
-  fb_strbuf_free(&c->op_scratch);
+  fb_strbuf_free(&c->scratch);
   free(c->proc_span);
   free(c);
 }
@@ -345,12 +343,18 @@ static int32_t zone_offset(struct pml_csv *c, int64_t unix_seconds) {
   return c->cached_offset;
 }
 
+/* A year as %d (FILETIME years run 1601..30828, never negative): up to 5
+ * digits, writes 8 bytes. */
+static size_t fmt_year(char *p, int y) {
+  return fb_fmt_u64(p, (uint64_t)(y > 0 ? y : 0));
+}
+
 /* Make the clock and date of one second, in the writer's zone and locale. */
 static const struct second_cache *second_fill(struct pml_csv *c, int64_t second) {
   int64_t secs, days, rem;
   struct second_cache *e;
   int y, m, d, hour, minute, sec;
-  char *p;
+  char *p, *q;
 
   e = &c->seconds[c->next_second++ & 1];
   e->second = second;
@@ -367,15 +371,22 @@ static const struct second_cache *second_fill(struct pml_csv *c, int64_t second)
     p += fb_fmt_u64(p, (uint64_t)hour); /* H:mm:ss, 24 h */
     e->suffix_len = 0;
     e->suffix[0] = '\0';
-    e->date_len = (uint8_t)snprintf(e->date, sizeof(e->date), "%02d/%02d/%d", d, m, y);
+    fmt_fixed(e->date, (uint64_t)d, 2); /* dd/MM/yyyy */
+    e->date[2] = '/';
+    fmt_fixed(e->date + 3, (uint64_t)m, 2);
+    e->date[5] = '/';
+    e->date_len = (uint8_t)(6 + fmt_year(e->date + 6, y));
   } else {
     p += fb_fmt_u64(p, (uint64_t)(hour % 12 == 0 ? 12 : hour % 12)); /* h:mm:ss tt */
     memcpy(e->suffix, hour < 12 ? " AM" : " PM", 4);
     e->suffix_len = 3;
-    e->date_len = (uint8_t)snprintf(e->date, sizeof(e->date), "%d/%d/%d", m, d, y);
+    q = e->date; /* M/d/yyyy */
+    q += fb_fmt_u64(q, (uint64_t)m);
+    *q++ = '/';
+    q += fb_fmt_u64(q, (uint64_t)d);
+    *q++ = '/';
+    e->date_len = (uint8_t)(q - e->date + fmt_year(q, y));
   }
-  if (e->date_len >= sizeof(e->date)) /* cut by snprintf (no FILETIME year is that long) */
-    e->date_len = sizeof(e->date) - 1;
   *p++ = ':';
   fmt_fixed(p, (uint64_t)minute, 2);
   p[2] = ':';
@@ -556,17 +567,46 @@ static void process_field(const struct pml_process *p, int column, struct fb_str
   }
 }
 
-static void put_result(struct pml_csv *c, uint32_t status, struct fb_strbuf *out) {
+/* The cached text of e into out. */
+static inline void text_put(const struct text_entry *e, struct fb_strbuf *out) {
+  char *p = fb_strbuf_room(out, sizeof(e->text));
+
+  if (p != NULL) { /* the whole array: a fixed-size copy needs no call */
+    memcpy(p, e->text, sizeof(e->text));
+    fb_strbuf_commit(out, p + e->len);
+  }
+}
+
+/* Keep the text just made in c->scratch as e's, for key; or, when it does
+ * not fit an entry, write it to out directly. Returns whether it was kept. */
+static int text_keep(struct pml_csv *c, struct text_entry *e, uint64_t key, struct fb_strbuf *out) {
+  const struct fb_strbuf *t = &c->scratch;
+
+  if (t->oom || t->len == 0 || t->len >= sizeof(e->text)) {
+    if (t->len > 0)
+      fb_strbuf_add(out, t->s, t->len);
+    return 0;
+  }
+  e->key = key;
+  e->len = (uint8_t)t->len;
+  memcpy(e->text, t->s, t->len);
+  return 1;
+}
+
+static inline void put_result(struct pml_csv *c, uint32_t status, struct fb_strbuf *out) {
+  struct text_entry *e = &c->results[(status ^ status >> 5) & 31];
+
   if (status == 0) {
     fb_strbuf_add(out, "SUCCESS", 7);
     return;
   }
-  if (status != c->last_status || c->last_result.len == 0) {
-    fb_strbuf_reset(&c->last_result);
-    pml_render_result(status, &c->last_result);
-    c->last_status = status;
+  if (e->len == 0 || e->key != status) {
+    fb_strbuf_reset(&c->scratch);
+    pml_render_result(status, &c->scratch);
+    if (!text_keep(c, e, status, out))
+      return;
   }
-  fb_strbuf_add(out, c->last_result.s ? c->last_result.s : "", c->last_result.len);
+  text_put(e, out);
 }
 
 static inline void put_class(uint32_t event_class, struct fb_strbuf *out) {
@@ -594,25 +634,15 @@ static inline void put_tid(struct pml_csv *c, uint32_t tid, struct fb_strbuf *ou
 static inline void put_operation(struct pml_csv *c, const struct pml_event *ev, const struct pml_front *fr,
                                  struct fb_strbuf *out) {
   uint64_t key = pml_front_operation_key(ev, fr);
-  struct op_entry *e = &c->ops[(key ^ key >> 16 ^ key >> 29) & 63];
-  char *p;
+  struct text_entry *e = &c->ops[(key ^ key >> 16 ^ key >> 29) & 63];
 
   if (e->len == 0 || e->key != key) {
-    fb_strbuf_reset(&c->op_scratch);
-    pml_front_operation(ev, fr, &c->render, &c->op_scratch);
-    if (c->op_scratch.oom || c->op_scratch.len == 0 || c->op_scratch.len >= sizeof(e->text)) {
-      if (c->op_scratch.len > 0) /* not kept */
-        fb_strbuf_add(out, c->op_scratch.s, c->op_scratch.len);
+    fb_strbuf_reset(&c->scratch);
+    pml_front_operation(ev, fr, &c->render, &c->scratch);
+    if (!text_keep(c, e, key, out))
       return;
-    }
-    e->key = key;
-    e->len = (uint8_t)c->op_scratch.len;
-    memcpy(e->text, c->op_scratch.s, e->len);
   }
-  if ((p = fb_strbuf_room(out, sizeof(e->text))) != NULL) {
-    memcpy(p, e->text, sizeof(e->text));
-    fb_strbuf_commit(out, p + e->len);
-  }
+  text_put(e, out);
 }
 
 /* One of the event's own columns (process columns are cached runs in a

@@ -378,6 +378,31 @@ START_TEST(csv_quoting_and_options) {
   pml_csv_field(csv, &ev, PML_COL_DATE_TIME, &s);
   ck_assert_str_eq(s.s, "7/12/2020 12:18:10 AM");
   pml_csv_free(csv);
+  /* Dates at the ends of FILETIME's range, and one- and two-digit months
+   * and days, in both locales (the date is written without printf). */
+  {
+    static const struct {
+      uint64_t ft;
+      const char *en, *es;
+    } dates[] = {
+        {0, "1/1/1601 12:00:00 AM", "01/01/1601 0:00:00"},
+        {0x7FFFFFFFFFFFFFFFULL, "9/14/30828 2:48:05 AM", "14/09/30828 2:48:05"},
+        {132392123456789012ULL, "7/14/2020 2:59:05 PM", "14/07/2020 14:59:05"},
+        {132513075000000000ULL, "12/1/2020 2:45:00 PM", "01/12/2020 14:45:00"},
+    };
+    ck_assert_int_eq(pml_csv_tz_parse(&o, "UTC", msg, sizeof(msg)), 0);
+    for (int loc = 0; loc < 2; loc++) {
+      ck_assert_int_eq(pml_csv_locale_parse(&o, loc ? "es-ES" : "en-US", msg, sizeof(msg)), 0);
+      csv = pml_csv_new(f, &o);
+      for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+        fb_strbuf_reset(&s);
+        pml_csv_date_time(csv, dates[i].ft, &s);
+        ck_assert_str_eq(s.s, loc ? dates[i].es : dates[i].en);
+      }
+      pml_csv_free(csv);
+    }
+    ck_assert_int_eq(pml_csv_locale_parse(&o, "en-US", msg, sizeof(msg)), 0);
+  }
   fb_strbuf_free(&s);
   pml_close(f);
 }
