@@ -781,10 +781,16 @@ static void run_text(struct pml_csv *c, const struct pml_process *p, const struc
 }
 
 /* The text of a run for the event's process, made once per process. */
-static void put_process_run(struct pml_csv *c, const struct pml_process *p, const struct plan_step *st,
-                            struct fb_strbuf *out) {
+static inline uint32_t (*process_spans(const struct pml_csv *c, const struct pml_process *p))[2] {
   uint32_t slot = p != NULL ? (uint32_t)(p - c->first_process) : c->process_count;
-  uint32_t *span = c->proc_span[(size_t)slot * (size_t)c->nruns + (size_t)st->run];
+
+  return c->proc_span + (size_t)slot * (size_t)c->nruns;
+}
+
+/* spans: the process's row of proc_span (process_spans). */
+static void put_process_run(struct pml_csv *c, const struct pml_process *p, uint32_t (*spans)[2],
+                            const struct plan_step *st, struct fb_strbuf *out) {
+  uint32_t *span = spans[st->run];
   size_t start;
 
   if (span[1] == 0) {
@@ -814,18 +820,20 @@ static inline void put_trailer(struct fb_strbuf *out, const char *t) {
  * runs carry theirs). */
 void pml_csv_row(struct pml_csv *c, const struct pml_event *ev, struct fb_strbuf *out) {
   struct pml_front fr;
+  uint32_t(*spans)[2];
 
   if (c->nsteps == 0) {
     fb_strbuf_add(out, "\r\n", 2);
     return;
   }
   pml_front_parse(c->file, ev, &fr); /* once for Operation, Path, Detail and Category */
+  spans = process_spans(c, ev->process);
   fb_strbuf_putc(out, '"');
   for (int i = 0; i < c->nsteps; i++) {
     const struct plan_step *st = &c->plan[i];
     size_t start;
     if (st->run >= 0) {
-      put_process_run(c, ev->process, st, out);
+      put_process_run(c, ev->process, spans, st, out);
       continue;
     }
     start = out->len;
