@@ -208,15 +208,22 @@ int pml_csv_tz_parse(struct pml_csv_options *o, const char *spec, char *msg, siz
   return 0;
 }
 
+/* Procmon numbers its versions with two-digit minors (3.40, 3.61), so a
+ * one-digit minor is tens: "3.4" is 3.40, "3.6" is 3.60. */
 int pml_csv_procmon_parse(struct pml_csv_options *o, const char *spec, char *msg, size_t msg_size) {
-  unsigned major = 0, minor = 0;
-  char extra;
+  const char *p = spec;
+  int major = parse_digits(&p, 2), minor = -1, digits = 0;
 
-  if (sscanf(spec, "%u.%u%c", &major, &minor, &extra) != 2 || major > 99 || minor > 99) {
+  if (major >= 0 && *p == '.') {
+    const char *m = ++p;
+    minor = parse_digits(&p, 2);
+    digits = (int)(p - m);
+  }
+  if (major < 0 || minor < 0 || *p) {
     snprintf(msg, msg_size, "bad Procmon version '%s' (e.g. 3.61)", spec);
     return -1;
   }
-  o->procmon = major * 100 + minor;
+  o->procmon = (unsigned)(major * 100 + (digits == 1 ? minor * 10 : minor));
   return 0;
 }
 

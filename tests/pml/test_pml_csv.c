@@ -326,6 +326,22 @@ START_TEST(csv_quoting_and_options) {
   ck_assert_int_eq(pml_csv_tz_parse(&o, "Mars/Olympus_Mons", msg, sizeof(msg)), -1);
   ck_assert_str_eq(msg, "unknown time zone 'Mars/Olympus_Mons' (not in the system zoneinfo; use e.g. "
                         "Asia/Shanghai or +08:00)");
+  /* Procmon versions: two-digit minors, so one digit means tens. */
+  {
+    static const struct {
+      const char *spec;
+      int ok;
+      unsigned v;
+    } vs[] = {{"3.61", 1, 361}, {"3.6", 1, 360}, {"3.4", 1, 340}, {"3.40", 1, 340}, {"4.01", 1, 401},
+              {"3", 0, 0},      {"3.", 0, 0},    {"3.611", 0, 0}, {"x", 0, 0},      {"3.6a", 0, 0}};
+    for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+      o.procmon = 7;
+      ck_assert_int_eq(pml_csv_procmon_parse(&o, vs[i].spec, msg, sizeof(msg)), vs[i].ok ? 0 : -1);
+      ck_assert_uint_eq(o.procmon, vs[i].ok ? vs[i].v : 7);
+    }
+    ck_assert_str_eq(msg, "bad Procmon version '3.6a' (e.g. 3.61)");
+    o.procmon = 0;
+  }
 
   /* Command Line "dwm.exe" with quotes: doubled inside the quoted field;
    * +08:00 moves 01:18 UTC to 9:18 AM. */
