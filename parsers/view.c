@@ -16,10 +16,7 @@ enum { INFLATE_CHUNK = 1 << 20 };
 enum { PREFAULT_MIN = 8 };
 /* Large enough that a refill is rare per event, small enough to stay in L2
  * while the events in it are decoded. */
-#ifndef FB_WINDOW_SIZE
-#define FB_WINDOW_SIZE (256 << 10)
-#endif
-enum { WINDOW_SIZE = FB_WINDOW_SIZE };
+enum { WINDOW_SIZE = 256 << 10 };
 
 static int map_fd(struct fb_view *view, int fd, size_t size, struct fb_error *err) {
   void *p;

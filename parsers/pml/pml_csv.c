@@ -601,12 +601,13 @@ static int text_keep(struct pml_csv *c, struct text_entry *e, uint64_t key, stru
 }
 
 static inline void put_result(struct pml_csv *c, uint32_t status, struct fb_strbuf *out) {
-  struct text_entry *e = &c->results[(status ^ status >> 5) & 31];
+  struct text_entry *e;
 
-  if (status == 0) {
+  if (status == 0) { /* most events */
     fb_strbuf_add(out, "SUCCESS", 7);
     return;
   }
+  e = &c->results[(status ^ status >> 5) & 31];
   if (e->len == 0 || e->key != status) {
     fb_strbuf_reset(&c->scratch);
     pml_render_result(status, &c->scratch);
